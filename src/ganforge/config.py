@@ -1,0 +1,339 @@
+"""Run configuration: small typed dataclasses per concern, named presets, validated overrides.
+
+A config is built as: preset -> YAML file (``--config``) -> ``key=value`` overrides and flags.
+Keys are ``section.field`` (``train.steps``) or a bare field name when it is unique. Unknown keys
+and badly typed values are errors that name the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ganforge.errors import GanforgeError
+
+
+@dataclass
+class DataConfig:
+    name: str = "digits"              # digits | mnist | fashion-mnist | cifar10 | folder
+    path: str | None = None           # image folder (name=folder)
+    data_dir: str | None = None       # where a named dataset's files are; None = the lookup order
+    split: str = "train"              # train | test
+    resolution: int = 32              # side of the square training images, pixels
+    channels: int | None = None       # 1 or 3; None = decided from the data
+    crop: int | None = None           # centre-crop side before resizing; None = largest centred square
+    pattern: str | None = None        # glob on file names (folder), e.g. "*.jpg"
+    labels: bool = False              # folder: class labels from first-level subfolder names
+    max_memory_gb: float = 4.0        # decoded folders larger than this stream from disk
+    workers: int = 2                  # decoding processes
+    download: bool = True             # fetch named datasets that are not found locally
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "dcgan"               # mlp | dcgan | cdcgan | keras-cifar
+    z_dim: int = 100                  # latent size
+    z_dist: str = "normal"            # normal (N(0, 1)) | uniform (U[-1, 1])
+    ngf: int = 64                     # G width: channels of the last hidden layer (dcgan, cdcgan)
+    ndf: int = 64                     # D width: channels of the first layer (dcgan, cdcgan)
+    hidden: int = 256                 # mlp: first hidden width; cdcgan: fully connected width
+    dropout: float = 0.0              # D dropout probability (mlp, keras-cifar)
+
+
+@dataclass
+class OptimConfig:
+    lr_g: float = 2e-4                # Adam learning rate of G
+    lr_d: float = 2e-4                # Adam learning rate of D
+    beta1: float = 0.5
+    beta2: float = 0.999
+
+
+@dataclass
+class TrainConfig:
+    loss: str = "bce"                 # bce (non-saturating, on logits) | hinge | wgan-gp | lsgan
+    label_smoothing: float = 0.0      # one-sided: D's real target is 1 - this (bce, lsgan)
+    gp_weight: float = 10.0           # gradient-penalty weight (wgan-gp)
+    batch_size: int = 64              # images per D step (global across processes)
+    steps: int | None = 1000          # iterations (one iteration = d_steps D steps + g_steps G steps)
+    epochs: float | None = None       # alternative to steps: passes over the data; wins when set
+    d_steps: int = 1                  # D steps per iteration (5 is usual for wgan-gp)
+    g_steps: int = 1                  # G steps per iteration (2 is the TensorFlow DCGAN's trick)
+    d_update: str = "joint"           # joint: one D step on real+fake | separate: one on real, one on fake
+    ema: float = 0.0                  # decay of an EMA copy of G (e.g. 0.999); 0 = none
+    sample_every: int = 200           # steps between sample grids
+    ckpt_every: int = 1000            # steps between checkpoints
+    log_every: int = 20               # steps between metric records
+    eval_every_epochs: int = 0        # every K epochs: D accuracy on real/fake, sample plot, G snapshot
+    keep_ckpts: int = 3               # newest checkpoints kept (older ones deleted)
+    seed: int = 0
+    device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
+    threads: int | None = None        # CPU threads; None = PyTorch's default
+    runs_dir: str = "runs"            # parent of run folders
+    name: str | None = None           # run name; None = the preset's
+
+
+@dataclass
+class Config:
+    preset: str = "quick"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+SECTIONS = ("data", "model", "optim", "train")
+
+# Each classic program as one name: only what differs from the defaults above.
+PRESETS: dict[str, dict] = {
+    "quick": {
+        "_doc": "the default: DCGAN on the offline digits, recognizable samples in about 2 CPU minutes",
+        "data": {"name": "digits", "resolution": 32},
+        "model": {"arch": "dcgan", "ngf": 32, "ndf": 32, "z_dim": 64},
+        "optim": {"lr_g": 5e-4, "lr_d": 2e-4},
+        "train": {"batch_size": 64, "steps": 800, "sample_every": 100, "ckpt_every": 400, "log_every": 10},
+    },
+    "tfjs-mnist-mlp": {
+        "_doc": "the browser MNIST GAN: leaky-ReLU MLPs, sigmoid cross-entropy on logits, one Adam each",
+        "data": {"name": "mnist", "resolution": 28},
+        "model": {"arch": "mlp", "hidden": 256, "z_dim": 100, "dropout": 0.3},
+        "train": {"batch_size": 64, "steps": None, "epochs": 20, "sample_every": 500, "ckpt_every": 2000},
+    },
+    "dcgan-tf-mnist": {
+        "_doc": "TensorFlow DCGAN, MNIST path: label-conditioned, uniform z, G updated twice per D step",
+        "data": {"name": "mnist", "resolution": 28},
+        "model": {"arch": "cdcgan", "z_dim": 100, "z_dist": "uniform", "ngf": 64, "ndf": 64, "hidden": 1024},
+        "train": {"batch_size": 64, "steps": None, "epochs": 25, "g_steps": 2, "sample_every": 100,
+                  "ckpt_every": 500},
+    },
+    "dcgan-tf-faces": {
+        "_doc": "TensorFlow DCGAN on a face folder: centre crop 108 -> 64, uniform z, two G steps",
+        "data": {"name": "folder", "resolution": 64, "crop": 108},
+        "model": {"arch": "dcgan", "z_dim": 100, "z_dist": "uniform", "ngf": 64, "ndf": 64},
+        "train": {"batch_size": 64, "steps": None, "epochs": 25, "g_steps": 2, "sample_every": 100,
+                  "ckpt_every": 500},
+    },
+    "keras-cifar10": {
+        "_doc": "Keras CIFAR-10 GAN: half-batch real and fake D updates, D accuracy every 10 epochs",
+        "data": {"name": "cifar10", "resolution": 32},
+        "model": {"arch": "keras-cifar", "z_dim": 100, "dropout": 0.4},
+        "train": {"batch_size": 128, "steps": None, "epochs": 200, "d_update": "separate",
+                  "eval_every_epochs": 10, "sample_every": 1000, "ckpt_every": 2000},
+    },
+    "dcgan-pytorch-64": {
+        "_doc": "PyTorch DCGAN at 64x64: ngf=ndf=64, nz=100, batch 64, Adam 2e-4 / 0.5, 25 epochs",
+        "data": {"name": "cifar10", "resolution": 64},
+        "model": {"arch": "dcgan", "z_dim": 100, "ngf": 64, "ndf": 64},
+        "train": {"batch_size": 64, "steps": None, "epochs": 25, "sample_every": 500, "ckpt_every": 2000},
+    },
+}
+
+# Short command-line flags -> config keys.
+FLAG_KEYS = {
+    "data": "data.name", "path": "data.path", "data_dir": "data.data_dir", "resolution": "data.resolution",
+    "arch": "model.arch", "steps": "train.steps", "epochs": "train.epochs", "batch_size": "train.batch_size",
+    "g_steps": "train.g_steps", "d_steps": "train.d_steps", "loss": "train.loss", "seed": "train.seed",
+    "device": "train.device", "name": "train.name", "runs_dir": "train.runs_dir", "ema": "train.ema",
+}
+
+
+def _fields(section: str) -> dict[str, dataclasses.Field]:
+    cls = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "train": TrainConfig}[section]
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
+def all_keys() -> list[str]:
+    return [f"{s}.{f}" for s in SECTIONS for f in _fields(s)]
+
+
+def resolve_key(key: str) -> tuple[str, str]:
+    """'train.steps' or 'steps' (or 'batch-size') -> ('train', 'steps'); unknown keys are an error."""
+    key = key.replace("-", "_")
+    if "." in key:
+        section, name = key.split(".", 1)
+        if section in SECTIONS and name in _fields(section):
+            return section, name
+    else:
+        hits = [s for s in SECTIONS if key in _fields(s)]
+        if len(hits) == 1:
+            return hits[0], key
+        if len(hits) > 1:
+            raise GanforgeError(f"'{key}' is ambiguous; write one of {', '.join(f'{h}.{key}' for h in hits)}")
+    known = all_keys()
+    close = difflib.get_close_matches(key, known + [k.split('.')[1] for k in known], n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise GanforgeError(f"unknown config key '{key}'; {hint}see `ganforge train --dry-run` for all keys")
+
+
+def _coerce(value, annotation, where: str):
+    """Check/convert ``value`` to the field's declared type (int, float, str, bool, or X | None)."""
+    ann = eval(annotation, {"int": int, "float": float, "str": str, "bool": bool, "None": None}) \
+        if isinstance(annotation, str) else annotation
+    args = typing.get_args(ann) if isinstance(ann, types.UnionType) else (ann,)
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+        if type(None) in args:
+            return None
+        raise GanforgeError(f"{where} cannot be empty")
+    for t in args:
+        if t is type(None):
+            continue
+        if t is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+                return value.lower() in ("true", "yes", "1")
+        elif t is int and not isinstance(value, bool):
+            if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+                return int(value)
+            if isinstance(value, str):
+                try:
+                    return int(value)
+                except ValueError:
+                    pass
+        elif t is float and not isinstance(value, bool):
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                pass
+        elif t is str:
+            return str(value)
+    names = " or ".join("none" if t is type(None) else t.__name__ for t in args)
+    raise GanforgeError(f"{where} must be {names}, not {value!r}")
+
+
+def set_key(cfg: Config, key: str, value) -> None:
+    section, name = resolve_key(key)
+    f = _fields(section)[name]
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value) if value != "" else None
+        except yaml.YAMLError:
+            pass
+    setattr(getattr(cfg, section), name, _coerce(value, f.type, f"{section}.{name}"))
+
+
+def apply_tree(cfg: Config, tree: dict, where: str) -> None:
+    """Apply a nested {section: {field: value}} mapping (a preset or a YAML file)."""
+    if not isinstance(tree, dict):
+        raise GanforgeError(f"{where} must be a mapping of sections (data, model, optim, train)")
+    for section, values in tree.items():
+        if section in ("_doc", "preset"):
+            continue
+        if section not in SECTIONS:
+            if isinstance(values, dict):
+                raise GanforgeError(f"{where}: unknown section '{section}'; sections are {', '.join(SECTIONS)}")
+            set_key(cfg, section, values)  # a bare key at top level
+            continue
+        if not isinstance(values, dict):
+            raise GanforgeError(f"{where}: section '{section}' must be a mapping of keys to values")
+        for name, value in values.items():
+            set_key(cfg, f"{section}.{name}", value)
+
+
+def from_preset(name: str) -> Config:
+    if name not in PRESETS:
+        close = difflib.get_close_matches(name, PRESETS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise GanforgeError(f"unknown preset '{name}'{hint}; presets: {', '.join(PRESETS)}")
+    cfg = Config(preset=name)
+    apply_tree(cfg, PRESETS[name], f"preset {name}")
+    return cfg
+
+
+def load_yaml(path: str | Path) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise GanforgeError(f"config file {p} not found; check the path")
+    try:
+        tree = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise GanforgeError(f"config file {p} is not valid YAML{at}; fix the syntax") from None
+    return tree
+
+
+def build(preset: str | None = None, yaml_file: str | None = None, overrides: list[str] = (),
+          flags: dict | None = None) -> Config:
+    """Preset -> YAML file -> flags -> ``key=value`` overrides, then validation."""
+    tree = load_yaml(yaml_file) if yaml_file else {}
+    cfg = from_preset(preset or tree.get("preset") or "quick")
+    if tree:
+        apply_tree(cfg, tree, f"config file {yaml_file}")
+    for flag, value in (flags or {}).items():
+        if value is not None:
+            set_key(cfg, FLAG_KEYS[flag], value)
+            if flag == "epochs":
+                cfg.train.steps = None
+            if flag == "steps":
+                cfg.train.epochs = None
+    for item in overrides:
+        if "=" not in item:
+            raise GanforgeError(f"override '{item}' is not key=value (e.g. train.steps=500)")
+        key, value = item.split("=", 1)
+        set_key(cfg, key.strip(), value.strip())
+    validate(cfg)
+    return cfg
+
+
+def _choice(value, options, key):
+    if value not in options:
+        raise GanforgeError(f"{key} must be one of {', '.join(options)}, not '{value}'")
+
+
+def validate(cfg: Config) -> None:
+    from ganforge.data import DATASETS
+    from ganforge.losses import LOSSES
+    from ganforge.models import ARCHS
+
+    d, m, o, t = cfg.data, cfg.model, cfg.optim, cfg.train
+    if d.name not in DATASETS:
+        from ganforge.data import unknown_dataset
+        raise unknown_dataset(d.name)
+    if d.name == "folder" and not d.path:
+        raise GanforgeError("data.name=folder needs a folder: add --path DIR (or data.path=DIR)")
+    _choice(m.arch, ARCHS, "model.arch")
+    _choice(m.z_dist, ("normal", "uniform"), "model.z_dist")
+    _choice(t.loss, LOSSES, "train.loss")
+    _choice(t.d_update, ("joint", "separate"), "train.d_update")
+    positive = {"data.resolution": d.resolution, "model.z_dim": m.z_dim, "model.ngf": m.ngf, "model.ndf": m.ndf,
+                "model.hidden": m.hidden, "train.batch_size": t.batch_size, "train.d_steps": t.d_steps,
+                "train.g_steps": t.g_steps, "train.sample_every": t.sample_every, "train.ckpt_every": t.ckpt_every,
+                "train.log_every": t.log_every, "train.keep_ckpts": t.keep_ckpts}
+    for k, v in positive.items():
+        if v < 1:
+            raise GanforgeError(f"{k} must be at least 1, not {v}")
+    if d.resolution < 8:
+        raise GanforgeError(f"data.resolution must be at least 8 pixels, not {d.resolution}")
+    if t.steps is None and t.epochs is None:
+        raise GanforgeError("set train.steps or train.epochs (how long to train)")
+    if (t.steps is not None and t.steps < 1) or (t.epochs is not None and t.epochs <= 0):
+        raise GanforgeError("train.steps and train.epochs must be positive")
+    for k, v in {"optim.lr_g": o.lr_g, "optim.lr_d": o.lr_d}.items():
+        if not v > 0:
+            raise GanforgeError(f"{k} must be positive, not {v}")
+    for k, v in {"optim.beta1": o.beta1, "optim.beta2": o.beta2, "train.ema": t.ema,
+                 "train.label_smoothing": t.label_smoothing, "model.dropout": m.dropout}.items():
+        if not 0 <= v < 1:
+            raise GanforgeError(f"{k} must be in [0, 1), not {v}")
+    if t.d_update == "separate" and t.batch_size % 2:
+        raise GanforgeError(f"train.d_update=separate splits the batch in halves; use an even batch size, not {t.batch_size}")
+
+
+def to_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+
+
+def from_dict(tree: dict) -> Config:
+    """Rebuild a Config from ``to_dict()`` output (a run's config.yaml); unknown keys are an error."""
+    cfg = Config(preset=tree.get("preset", "quick"))
+    apply_tree(cfg, {k: v for k, v in tree.items() if k != "preset"}, "saved config")
+    return cfg

@@ -1,0 +1,41 @@
+"""Model families behind one registry. Every G is ``G(z, y=None) -> images in [-1, 1]`` and every
+D is ``D(x, y=None) -> logits (B,)``; conditional families require ``y``.
+
+A network is rebuilt from ``(arch, kwargs)`` alone: checkpoints store exactly that as JSON.
+"""
+
+from __future__ import annotations
+
+import torch.nn as nn
+
+from ganforge.models import conditional, dcgan, keras_cifar, mlp
+
+ARCHS = {
+    "mlp": (mlp.Generator, mlp.Discriminator, False),
+    "dcgan": (dcgan.Generator, dcgan.Discriminator, False),
+    "cdcgan": (conditional.Generator, conditional.Discriminator, True),
+    "keras-cifar": (keras_cifar.Generator, keras_cifar.Discriminator, False),
+}
+
+
+def is_conditional(arch: str) -> bool:
+    return ARCHS[arch][2]
+
+
+def model_kwargs(model_cfg, resolution: int, channels: int, num_classes: int) -> dict:
+    """Constructor arguments shared by G and D (each takes what it needs)."""
+    return {"resolution": resolution, "channels": channels, "z_dim": model_cfg.z_dim, "ngf": model_cfg.ngf,
+            "ndf": model_cfg.ndf, "hidden": model_cfg.hidden, "dropout": model_cfg.dropout,
+            "num_classes": num_classes}
+
+
+def build_generator(arch: str, kwargs: dict) -> nn.Module:
+    return ARCHS[arch][0](**kwargs)
+
+
+def build_discriminator(arch: str, kwargs: dict) -> nn.Module:
+    return ARCHS[arch][1](**kwargs)
+
+
+def count_params(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())

@@ -99,7 +99,7 @@ PRESETS: dict[str, dict] = {
         "data": {"name": "digits", "resolution": 32},
         "model": {"arch": "dcgan", "ngf": 32, "ndf": 32, "z_dim": 64},
         "optim": {"lr_g": 5e-4, "lr_d": 2e-4},
-        "train": {"batch_size": 64, "steps": 800, "sample_every": 100, "ckpt_every": 400, "log_every": 10},
+        "train": {"batch_size": 64, "steps": 1000, "sample_every": 100, "ckpt_every": 500, "log_every": 10},
     },
     "tfjs-mnist-mlp": {
         "_doc": "the browser MNIST GAN: leaky-ReLU MLPs, sigmoid cross-entropy on logits, one Adam each",
@@ -122,11 +122,13 @@ PRESETS: dict[str, dict] = {
                   "ckpt_every": 500},
     },
     "keras-cifar10": {
-        "_doc": "Keras CIFAR-10 GAN: half-batch real and fake D updates, D accuracy every 10 epochs",
+        # The program's "epoch" is 390 steps of half a batch of real images (half the data); ganforge's
+        # epoch is a full pass, so its 200 epochs / check every 10 are 100 / 5 here (same step count).
+        "_doc": "Keras CIFAR-10 GAN: half-batch real and fake D updates, D accuracy every 10 (half) epochs",
         "data": {"name": "cifar10", "resolution": 32},
         "model": {"arch": "keras-cifar", "z_dim": 100, "dropout": 0.4},
-        "train": {"batch_size": 128, "steps": None, "epochs": 200, "d_update": "separate",
-                  "eval_every_epochs": 10, "sample_every": 1000, "ckpt_every": 2000},
+        "train": {"batch_size": 128, "steps": None, "epochs": 100, "d_update": "separate",
+                  "eval_every_epochs": 5, "sample_every": 1000, "ckpt_every": 2000},
     },
     "dcgan-pytorch-64": {
         "_doc": "PyTorch DCGAN at 64x64: ngf=ndf=64, nz=100, batch 64, Adam 2e-4 / 0.5, 25 epochs",

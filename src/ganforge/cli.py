@@ -1,0 +1,346 @@
+"""The ``ganforge`` command: parse, validate, build a config, call the library. Nothing more.
+
+Every user mistake surfaces as one line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ganforge.errors import GanforgeError
+
+
+def _data_args(p: argparse.ArgumentParser, with_name: bool = True) -> None:
+    if with_name:
+        p.add_argument("name", help="dataset: digits, mnist, fashion-mnist, cifar10 or folder")
+    p.add_argument("--path", help="image folder (dataset 'folder')")
+    p.add_argument("--data-dir", help="folder holding the dataset's files (else $GANFORGE_DATA, cache, /usr/share/datasets)")
+    p.add_argument("--resolution", type=int, help="side of the square images in pixels")
+    p.add_argument("--split", default="train", choices=["train", "test"])
+    p.add_argument("--pattern", help="glob on file names, e.g. '*.jpg' (folder)")
+    p.add_argument("--crop", type=int, help="centre-crop side before resizing (folder)")
+    p.add_argument("--channels", type=int, choices=[1, 3], help="force grayscale (1) or RGB (3)")
+    p.add_argument("--labels", action="store_true", help="class labels from first-level subfolders (folder)")
+    p.add_argument("--no-download", action="store_true", help="never download; fail if not found locally")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ganforge import __version__
+
+    ap = argparse.ArgumentParser(prog="ganforge", description="Train GANs on images from one command.")
+    ap.add_argument("--version", action="version", version=f"ganforge {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    tr = sub.add_parser("train", help="train a GAN (a preset, a YAML file and key=value overrides)",
+                        description="Train a GAN. Config = preset -> --config YAML -> flags -> key=value overrides.")
+    tr.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.steps=500 lr_g=1e-4")
+    tr.add_argument("--preset", help="named setup (see `ganforge presets`); default quick")
+    tr.add_argument("--config", help="YAML file with data/model/optim/train sections")
+    tr.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    tr.add_argument("--resume", metavar="RUN", help="continue a run exactly where it stopped")
+    tr.add_argument("--init-from", metavar="CKPT", help="start from these weights (fresh optimizers and counters)")
+    tr.add_argument("--quiet", action="store_true", help="no progress output")
+    for flag, typ in (("data", str), ("path", str), ("data-dir", str), ("resolution", int), ("arch", str),
+                      ("steps", int), ("epochs", float), ("batch-size", int), ("g-steps", int), ("d-steps", int),
+                      ("loss", str), ("seed", int), ("device", str), ("name", str), ("runs-dir", str),
+                      ("ema", float)):
+        tr.add_argument(f"--{flag}", type=typ, default=None)
+
+    sub.add_parser("presets", help="list the named presets")
+
+    ge = sub.add_parser("generate", help="draw images from a trained generator")
+    ge.add_argument("source", metavar="RUN_OR_CHECKPOINT")
+    ge.add_argument("--grid", metavar="PNG", help="write a grid PNG (default generated.png)")
+    ge.add_argument("--rows", type=int, default=8, help="grid rows (conditional: one row per class)")
+    ge.add_argument("--cols", type=int, default=8, help="grid columns")
+    ge.add_argument("-n", type=int, help="number of separate images to write to --out")
+    ge.add_argument("--out", metavar="DIR", help="folder for -n separate PNG images")
+    ge.add_argument("--seed", type=int, default=0)
+    ge.add_argument("--class", dest="class_id", help="class index or name (conditional models)")
+    ge.add_argument("--interpolate", metavar="PATH", help="latent walk: .png strip or .gif animation")
+    ge.add_argument("--frames", type=int, default=10, help="frames per latent walk")
+    ge.add_argument("--ema", action="store_true", help="use the EMA generator")
+    ge.add_argument("--device", default="cpu")
+
+    da = sub.add_parser("data", help="list, inspect or preview datasets")
+    dsub = da.add_subparsers(dest="data_command", metavar="ACTION")
+    dsub.add_parser("list", help="known datasets and where they were found")
+    info = dsub.add_parser("info", help="size, shape, classes and source of a dataset")
+    _data_args(info)
+    pv = dsub.add_parser("preview", help="write a grid PNG of real samples (a row per class)")
+    _data_args(pv)
+    pv.add_argument("--out", help="PNG path (default NAME-preview.png)")
+    return ap
+
+
+# ---- train ------------------------------------------------------------------------------------
+def cmd_train(args) -> int:
+    import yaml
+
+    from ganforge import config as C
+    from ganforge.data import load_dataset
+    from ganforge.train import checkpoint
+    from ganforge.train.loop import Trainer, write_config
+    from ganforge.train.run_dir import find_run, new_run
+
+    flags = {k: getattr(args, k) for k in C.FLAG_KEYS}
+    if args.resume:
+        run = find_run(args.resume, flags.get("runs_dir") or "runs")
+        cfg = C.from_dict(yaml.safe_load((run / "config.yaml").read_text()))
+        before = (cfg.data, cfg.model)
+        import copy
+
+        before = copy.deepcopy(before)
+        for flag, value in flags.items():
+            if value is not None:
+                C.set_key(cfg, C.FLAG_KEYS[flag], value)
+                if flag == "steps":
+                    cfg.train.epochs = None
+                if flag == "epochs":
+                    cfg.train.steps = None
+        for item in args.overrides:
+            if "=" not in item:
+                raise GanforgeError(f"override '{item}' is not key=value (e.g. train.steps=500)")
+            C.set_key(cfg, *[s.strip() for s in item.split("=", 1)])
+        if (cfg.data, cfg.model) != before:
+            raise GanforgeError("a resumed run keeps its data and model settings; start a new run with "
+                                "--init-from to change them")
+        C.validate(cfg)
+        ckpt = checkpoint.latest(run / "checkpoints")
+        if ckpt is None:
+            raise GanforgeError(f"run {run} has no checkpoint to resume from; start it again")
+        if args.dry_run:
+            print(C.to_yaml(cfg), end="")
+            return 0
+        data = load_dataset(cfg.data)
+        trainer = Trainer(cfg, run, data, quiet=args.quiet)
+        trainer.load_checkpoint(ckpt)
+        write_config(run, cfg)
+        if trainer.step >= trainer.total_steps:
+            print(f"run {run} already reached step {trainer.step} of {trainer.total_steps}; "
+                  "raise --steps or --epochs to train further")
+            return 0
+        say(args, f"resuming {run} at step {trainer.step} of {trainer.total_steps}")
+    else:
+        cfg = C.build(args.preset, args.config, args.overrides, flags)
+        if args.dry_run:
+            print(C.to_yaml(cfg), end="")
+            return 0
+        data = load_dataset(cfg.data)
+        trainer = Trainer(cfg, Path("."), data, quiet=args.quiet)  # validates before a folder exists
+        if args.init_from:
+            from ganforge.generate import resolve_checkpoint
+
+            trainer.load_checkpoint(resolve_checkpoint(args.init_from), full=False)
+        run = new_run(cfg.train.runs_dir, cfg.train.name or cfg.preset)
+        trainer.run = run
+        write_config(run, cfg)
+        say(args, f"run folder {run}: {data.name} ({len(data)} images, {data.channels}x{data.resolution}"
+                  f"x{data.resolution}), {cfg.model.arch}, {trainer.total_steps} steps on {trainer.device}")
+    from ganforge.train.loop import Interrupted
+
+    try:
+        last = trainer.fit()
+    except Interrupted as err:
+        print(str(err), file=sys.stderr)
+        return 130
+    say(args, f"done: step {trainer.step}; samples in {run / 'samples'}; checkpoint {last}\n"
+              f"generate with: ganforge generate {run} --grid samples.png")
+    return 0
+
+
+def say(args, msg: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(msg, flush=True)
+
+
+def cmd_presets(args) -> int:
+    from ganforge.config import PRESETS
+
+    for name, p in PRESETS.items():
+        print(f"{name:18s} {p['_doc']}")
+    return 0
+
+
+# ---- generate ---------------------------------------------------------------------------------
+def _class_index(gen, value: str) -> int:
+    if value.isdigit():
+        return int(value)
+    if gen.classes and value in gen.classes:
+        return gen.classes.index(value)
+    raise GanforgeError(f"unknown class '{value}'" + (f"; classes: {', '.join(gen.classes)}" if gen.classes else ""))
+
+
+def cmd_generate(args) -> int:
+    import torch
+
+    from ganforge.generate import check_labels, generate, interpolation_z, load_generator, seeded_z
+    from ganforge.grid import atomic_save, grid_image, save_grid, to_uint8
+    from ganforge.train.loop import resolve_device
+
+    gen = load_generator(args.source, ema=args.ema, device=resolve_device(args.device))
+    k = gen.kwargs.get("num_classes", 0)
+    cls = _class_index(gen, args.class_id) if args.class_id is not None else None
+    if cls is not None and not gen.conditional:
+        raise GanforgeError(f"this {gen.arch} generator is not conditional; drop --class")
+
+    def labels_for(n: int, rows_by_class: bool = False, per_row: int = 1):
+        if not gen.conditional:
+            return None
+        if cls is not None:
+            return check_labels(gen, torch.full((n,), cls, dtype=torch.long))
+        if rows_by_class:
+            return torch.arange(k).repeat_interleave(per_row)[:n]
+        return torch.arange(n) % k
+
+    if args.interpolate:
+        walks = args.rows if args.grid is None else 1
+        z = interpolation_z(gen, args.frames, args.seed, walks)
+        y = None
+        if gen.conditional:
+            y = torch.full((len(z),), cls, dtype=torch.long) if cls is not None else \
+                (torch.arange(walks) % k).repeat_interleave(args.frames)
+        imgs = to_uint8(generate(gen, z, y))
+        out = Path(args.interpolate)
+        if out.suffix.lower() == ".gif":
+            frames = [grid_image(imgs.view(walks, args.frames, *imgs.shape[1:])[:, f], nrow=max(1, int(walks ** 0.5)))
+                      for f in range(args.frames)]
+            atomic_save(frames[0], out, save_all=True, append_images=frames[1:] + frames[::-1][1:-1],
+                        duration=120, loop=0)
+        else:
+            save_grid(imgs, out, nrow=args.frames)
+        print(f"wrote {out} ({walks} walk(s) of {args.frames} frames, seed {args.seed})")
+        return 0
+
+    if args.n is not None or args.out is not None:
+        if args.n is None or args.out is None or args.n < 1:
+            raise GanforgeError("separate images need both -n N (N >= 1) and --out DIR")
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise GanforgeError(f"--out {out} is a file; pass a folder")
+        out.mkdir(parents=True, exist_ok=True)
+        imgs = to_uint8(generate(gen, seeded_z(gen, args.n, args.seed), labels_for(args.n)))
+        from PIL import Image
+
+        for i, im in enumerate(imgs):
+            arr = im.permute(1, 2, 0).numpy()
+            atomic_save(Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr), out / f"{i:06d}.png")
+        print(f"wrote {args.n} images to {out} (seed {args.seed}, step {gen.step})")
+        return 0
+
+    if args.rows < 1 or args.cols < 1:
+        raise GanforgeError("--rows and --cols must be at least 1")
+    rows = k if (gen.conditional and cls is None) else args.rows
+    n = rows * args.cols
+    y = labels_for(n, rows_by_class=True, per_row=args.cols)
+    imgs = generate(gen, seeded_z(gen, n, args.seed), y)
+    row_labels = None
+    if gen.conditional and gen.classes:
+        row_labels = [gen.classes[int(y[r * args.cols])] for r in range(rows)]
+    out = Path(args.grid or "generated.png")
+    save_grid(imgs, out, nrow=args.cols, row_labels=row_labels)
+    print(f"wrote {out} ({rows}x{args.cols}, seed {args.seed}, step {gen.step}{', EMA' if args.ema else ''})")
+    return 0
+
+
+# ---- data -------------------------------------------------------------------------------------
+def _data_config(args):
+    from ganforge.config import DataConfig
+    from ganforge.data import DATASETS, NATIVE_RESOLUTION, unknown_dataset
+
+    if args.name not in DATASETS:
+        raise unknown_dataset(args.name)
+    res = args.resolution or NATIVE_RESOLUTION.get(args.name, 64)
+    return DataConfig(name=args.name, path=args.path, data_dir=args.data_dir, split=args.split, resolution=res,
+                      channels=args.channels, crop=args.crop, pattern=args.pattern, labels=args.labels,
+                      download=not args.no_download)
+
+
+def cmd_data(args) -> int:
+    from ganforge.data import DATASETS, load_dataset
+
+    if args.data_command == "list" or args.data_command is None:
+        from ganforge.data import cifar, idx
+        from ganforge.data.paths import candidate_dirs
+
+        checks = {"mnist": lambda d: idx.has_split(d, "train"), "fashion-mnist": lambda d: idx.has_split(d, "train"),
+                  "cifar10": cifar.has_files}
+        for name, desc in DATASETS.items():
+            where = "bundled" if name == "digits" else ("your folder" if name == "folder" else "not found locally")
+            if name in checks:
+                hit = next((d for d in candidate_dirs(name, None) if d.is_dir() and checks[name](d)), None)
+                where = str(hit) if hit else "not found locally (downloaded on first use)"
+            print(f"{name:14s} {desc}\n{'':14s} -> {where}")
+        return 0
+    data = load_dataset(_data_config(args))
+    if args.data_command == "info":
+        print(f"dataset     {data.name} ({args.split})")
+        print(f"images      {len(data)} x {data.channels}x{data.resolution}x{data.resolution} uint8"
+              + (" (streamed from disk)" if data.stream is not None else ""))
+        print(f"source      {data.source}")
+        if data.cache_file:
+            print(f"cache       {data.cache_file}")
+        if data.skipped:
+            print(f"skipped     {len(data.skipped)} unreadable file(s)")
+        if data.classes:
+            import torch
+
+            counts = torch.bincount(data.labels, minlength=len(data.classes)).tolist()
+            print("classes     " + ", ".join(f"{c} ({n})" for c, n in zip(data.classes, counts)))
+        return 0
+    # preview
+    import torch
+
+    from ganforge.grid import save_grid
+
+    per = 8
+    if data.images is None:
+        items = [data.stream[i] for i in range(min(len(data), 64))]
+        imgs = torch.stack([it[0] for it in items if it is not None])
+        row_labels = None
+    elif data.labels is not None and data.classes:
+        picks, row_labels = [], []
+        for c, name in enumerate(data.classes):
+            idx = (data.labels == c).nonzero().flatten()[:per]
+            if len(idx):
+                row = data.images[idx]
+                if len(idx) < per:
+                    row = torch.cat([row, torch.full((per - len(idx), *row.shape[1:]), 255, dtype=torch.uint8)])
+                picks.append(row)
+                row_labels.append(f"{c}: {name}")
+        imgs = torch.cat(picks)
+    else:
+        g = torch.Generator().manual_seed(0)
+        imgs = data.images[torch.randperm(len(data), generator=g)[:64]]
+        row_labels = None
+    out = Path(args.out or f"{data.name}-preview.png")
+    save_grid(imgs, out, nrow=per, row_labels=row_labels)
+    print(f"wrote {out} ({len(imgs)} real {data.name} images)")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "presets": cmd_presets, "generate": cmd_generate, "data": cmd_data}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except GanforgeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

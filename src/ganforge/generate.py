@@ -1,0 +1,139 @@
+"""The one sampling path: rebuild G from a checkpoint alone and draw images from it.
+
+Used by ``ganforge generate``, by the trainer's sample grids and by evaluation, so every caller
+sees the same noise for the same seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from ganforge.errors import GanforgeError
+from ganforge.models import build_generator, is_conditional
+from ganforge.train import checkpoint
+
+
+def sample_z(n: int, z_dim: int, dist: str, device="cpu", generator: torch.Generator | None = None) -> torch.Tensor:
+    """Latent vectors (n, z_dim): N(0, 1) or U[-1, 1]. With ``generator`` they are drawn on the CPU
+    (same values on every device) and moved; without, from the device's global RNG."""
+    dev = "cpu" if generator is not None else device
+    if dist == "uniform":
+        z = torch.rand(n, z_dim, generator=generator, device=dev).mul_(2).sub_(1)
+    else:
+        z = torch.randn(n, z_dim, generator=generator, device=dev)
+    return z.to(device)
+
+
+@dataclass
+class LoadedGenerator:
+    G: nn.Module
+    arch: str
+    kwargs: dict
+    z_dist: str
+    classes: list[str] | None
+    step: int
+    path: Path
+    ema: bool
+
+    @property
+    def conditional(self) -> bool:
+        return is_conditional(self.arch)
+
+    @property
+    def z_dim(self) -> int:
+        return self.kwargs["z_dim"]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.G.parameters()).device
+
+
+def resolve_checkpoint(arg: str | Path, which: str = "latest") -> Path:
+    """A weights file from a run folder (its latest, or ``best``) or a ``.safetensors`` path."""
+    from ganforge.train.run_dir import is_run
+
+    p = Path(arg)
+    if p.is_file():
+        return p
+    if p.is_dir():
+        if not is_run(p):
+            raise GanforgeError(f"{p} is not a run folder or checkpoint; pass runs/NNNNN-name or a .safetensors file")
+        if which == "best" and (p / "checkpoints" / "best.safetensors").is_file():
+            return p / "checkpoints" / "best.safetensors"
+        found = checkpoint.latest(p / "checkpoints")
+        if found is None:
+            raise GanforgeError(f"run {p} has no checkpoint yet; train longer or pass another run")
+        return found
+    raise GanforgeError(f"{arg} not found; pass a run folder or a .safetensors checkpoint")
+
+
+def load_generator(arg: str | Path, ema: bool = False, device="cpu") -> LoadedGenerator:
+    path = resolve_checkpoint(arg)
+    meta = checkpoint.read_meta(path)
+    prefix = "G_ema" if ema else "G"
+    state = checkpoint.load_weights(path, prefix)
+    if not state:
+        if ema:
+            raise GanforgeError(f"{path} has no EMA generator; train with train.ema=0.999 or drop --ema")
+        raise GanforgeError(f"{path} holds no generator weights")
+    G = build_generator(meta["arch"], meta["kwargs"])
+    G.load_state_dict(state)
+    G.to(device).eval()
+    return LoadedGenerator(G, meta["arch"], meta["kwargs"], meta.get("z_dist", "normal"), meta.get("classes"),
+                           int(meta.get("step", 0)), path, ema)
+
+
+def check_labels(gen: LoadedGenerator, labels: torch.Tensor | None) -> torch.Tensor | None:
+    k = gen.kwargs.get("num_classes", 0)
+    if not gen.conditional:
+        if labels is not None:
+            raise GanforgeError(f"this {gen.arch} generator is not conditional; drop --class")
+        return None
+    if labels is None:
+        raise GanforgeError("this generator is conditional; a class is needed")
+    if labels.min() < 0 or labels.max() >= k:
+        raise GanforgeError(f"class must be in 0..{k - 1}" + (f" ({', '.join(gen.classes)})" if gen.classes else ""))
+    return labels
+
+
+@torch.inference_mode()
+def generate(gen: LoadedGenerator | nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
+             batch_size: int = 256) -> torch.Tensor:
+    """Images in [-1, 1], float (N, C, H, W) on the CPU, for latents ``z`` (and ``labels``)."""
+    G = gen.G if isinstance(gen, LoadedGenerator) else gen
+    device = next(G.parameters()).device
+    was_training = G.training
+    G.eval()
+    out = []
+    try:
+        for i in range(0, len(z), batch_size):
+            y = labels[i:i + batch_size].to(device) if labels is not None else None
+            out.append(G(z[i:i + batch_size].to(device), y).float().cpu())
+    finally:
+        G.train(was_training)
+    return torch.cat(out)
+
+
+def seeded_z(gen: LoadedGenerator, n: int, seed: int) -> torch.Tensor:
+    return sample_z(n, gen.z_dim, gen.z_dist, generator=torch.Generator().manual_seed(seed))
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between rows of a and b (for Gaussian latents)."""
+    an, bn = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
+    omega = torch.acos((an * bn).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+
+
+def interpolation_z(gen: LoadedGenerator, frames: int, seed: int, walks: int = 1) -> torch.Tensor:
+    """Latents of ``walks`` walks between random endpoints, ``frames`` each: (walks * frames, z_dim)."""
+    ends = seeded_z(gen, 2 * walks, seed)
+    t = torch.linspace(0, 1, frames).view(1, frames, 1)
+    a, b = ends[:walks, None, :], ends[walks:, None, :]
+    z = slerp(a, b, t) if gen.z_dist == "normal" else a + (b - a) * t
+    return z.reshape(walks * frames, -1)

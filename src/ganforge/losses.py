@@ -1,0 +1,106 @@
+"""GAN objectives: one class each, one method per phase, all on D's raw outputs (logits).
+
+``d_real`` and ``d_fake`` are the two halves of D's loss (kept apart so D can be updated on real
+and fake separately, as the Keras program does); ``g`` is G's loss; ``penalty`` is an optional
+regularizer on D (the WGAN-GP gradient penalty).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+class Loss:
+    name = ""
+    probability_outputs = False  # whether sigmoid(D) reads as "probability real"
+
+    def __init__(self, label_smoothing: float = 0.0, gp_weight: float = 10.0):
+        self.real_target = 1.0 - label_smoothing
+        self.gp_weight = gp_weight
+
+    def d_real(self, logits: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def d_fake(self, logits: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def g(self, logits: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def penalty(self, D, real, fake, y) -> torch.Tensor | None:
+        return None
+
+
+class NonSaturatingBCE(Loss):
+    """The classic: sigmoid cross-entropy on logits; G maximises log D(G(z)).
+    With one-sided label smoothing the real target is 1 - s (fake stays 0)."""
+
+    name, probability_outputs = "bce", True
+
+    def d_real(self, logits):
+        t = self.real_target  # BCE(l, t) = t * softplus(-l) + (1 - t) * softplus(l)
+        return (t * F.softplus(-logits) + (1 - t) * F.softplus(logits)).mean()
+
+    def d_fake(self, logits):
+        return F.softplus(logits).mean()
+
+    def g(self, logits):
+        return F.softplus(-logits).mean()
+
+
+class Hinge(Loss):
+    name = "hinge"
+
+    def d_real(self, logits):
+        return F.relu(1.0 - logits).mean()
+
+    def d_fake(self, logits):
+        return F.relu(1.0 + logits).mean()
+
+    def g(self, logits):
+        return -logits.mean()
+
+
+class LeastSquares(Loss):
+    """LSGAN with 0/1 targets (a=0, b=c=1), halved squared errors."""
+
+    name = "lsgan"
+
+    def d_real(self, logits):
+        return 0.5 * (logits - self.real_target).pow(2).mean()
+
+    def d_fake(self, logits):
+        return 0.5 * logits.pow(2).mean()
+
+    def g(self, logits):
+        return 0.5 * (logits - 1.0).pow(2).mean()
+
+
+class WGANGP(Loss):
+    """Wasserstein critic with gradient penalty gp_weight * (||grad D(x_hat)|| - 1)^2 on random
+    interpolates of real and fake (Gulrajani et al.)."""
+
+    name = "wgan-gp"
+
+    def d_real(self, logits):
+        return -logits.mean()
+
+    def d_fake(self, logits):
+        return logits.mean()
+
+    def g(self, logits):
+        return -logits.mean()
+
+    def penalty(self, D, real, fake, y):
+        alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+        x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(D(x_hat, y).sum(), x_hat, create_graph=True)
+        return self.gp_weight * (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+
+
+LOSSES = {cls.name: cls for cls in (NonSaturatingBCE, Hinge, WGANGP, LeastSquares)}
+
+
+def build(name: str, label_smoothing: float = 0.0, gp_weight: float = 10.0) -> Loss:
+    return LOSSES[name](label_smoothing=label_smoothing, gp_weight=gp_weight)

@@ -1,0 +1,131 @@
+"""Where a run's numbers go: progress bar, metrics.jsonl, TensorBoard and a loss-curve PNG.
+
+The bar (tqdm) shows step, epoch, losses, D(x), D(G(z)), images/s and ETA on a terminal; when
+stderr is not a terminal it is replaced by about twenty plain lines per run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ganforge.train.run_dir import append_jsonl, read_jsonl, write_text_atomic
+
+SHOW = {"d_loss": "D", "g_loss": "G", "D(x)": "D(x)", "D(G(z))": "D(G(z))"}
+
+
+class RunLogger:
+    def __init__(self, run: Path, total_steps: int, start_step: int = 0, quiet: bool = False,
+                 tensorboard: bool = True):
+        self.run, self.total, self.quiet = Path(run), total_steps, quiet
+        self.metrics = self.run / "metrics.jsonl"
+        records = read_jsonl(self.metrics)
+        kept = [r for r in records if r.get("step", 0) <= start_step]
+        if len(kept) != len(records):  # resumed from an earlier checkpoint: forget the steps after it
+            write_text_atomic(self.metrics, "".join(json.dumps(r) + "\n" for r in kept))
+        self.history = [r for r in kept if r.get("kind") == "train"]
+        self.tty = sys.stderr.isatty() and not quiet
+        self.bar = tqdm(total=total_steps, initial=start_step, disable=not self.tty, unit="step",
+                        dynamic_ncols=True, smoothing=0.1)
+        self.print_every = max(1, math.ceil(total_steps / 20))
+        self.next_print = start_step + self.print_every
+        self.writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.run), purge_step=start_step or None)
+
+    def start(self, step: int, images_seen: int) -> None:
+        self.t_start, self.s0 = time.perf_counter(), step
+        self.last = (step, images_seen, self.t_start)
+
+    def say(self, message: str) -> None:
+        if self.quiet:
+            return
+        if self.tty:
+            self.bar.write(message)
+        else:
+            print(message, flush=True)
+
+    def log(self, step: int, epoch: float, images_seen: int, values: dict) -> None:
+        now = time.perf_counter()
+        s0, i0, t0 = self.last
+        ips = (images_seen - i0) / max(now - t0, 1e-9)
+        self.last = (step, images_seen, now)
+        rec = {"kind": "train", "step": step, "epoch": round(epoch, 4), "images_seen": images_seen,
+               **{k: round(v, 6) for k, v in values.items()}, "images_per_s": round(ips, 2),
+               "time": round(time.time(), 3)}
+        append_jsonl(self.metrics, rec)
+        self.history.append(rec)
+        if self.writer:
+            for k, v in values.items():
+                self.writer.add_scalar(f"train/{k}", v, step)
+            self.writer.add_scalar("train/images_per_s", ips, step)
+        post = {"ep": f"{epoch:.2f}", **{SHOW[k]: f"{values[k]:.3f}" for k in SHOW if k in values},
+                "img/s": f"{ips:.0f}"}
+        self.bar.set_postfix(post, refresh=False)
+        self.bar.update(step - self.bar.n)
+        if not self.tty and not self.quiet and (step >= self.next_print or step == self.total):
+            self.next_print = step + self.print_every
+            elapsed = now - self.t_start
+            eta = elapsed / max(step - self.s0, 1) * (self.total - step)
+            print(f"step {step}/{self.total} " + " ".join(f"{k}={v}" for k, v in post.items())
+                  + f" eta={eta:.0f}s", flush=True)
+
+    def samples(self, step: int, imgs: torch.Tensor, logits: tuple[torch.Tensor, torch.Tensor] | None,
+                z: torch.Tensor) -> None:
+        if self.writer:
+            from torchvision.utils import make_grid
+
+            self.writer.add_image("samples", make_grid(imgs.add(1).div(2).clamp(0, 1), nrow=8), step)
+            if logits is not None:
+                self.writer.add_histogram("D/real_logits", logits[0].float().cpu(), step)
+                self.writer.add_histogram("D/fake_logits", logits[1].float().cpu(), step)
+            self.writer.add_histogram("z", z.float().cpu(), step)
+            self.writer.flush()
+        self.loss_curve()
+
+    def event(self, step: int, record: dict, message: str) -> None:
+        append_jsonl(self.metrics, {"step": step, **record})
+        if self.writer:
+            for k, v in record.items():
+                if isinstance(v, float):
+                    self.writer.add_scalar(f"{record.get('kind', 'eval')}/{k}", v, step)
+        self.say(message)
+
+    def loss_curve(self) -> None:
+        """loss.png: D and G loss, and D's outputs on real and fake, against steps."""
+        if len(self.history) < 2:
+            return
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        steps = [r["step"] for r in self.history]
+        fig, (a1, a2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+        for key, ax in (("d_loss", a1), ("g_loss", a1), ("D(x)", a2), ("D(G(z))", a2)):
+            if key in self.history[-1]:
+                ax.plot(steps, [r.get(key, float("nan")) for r in self.history], label=key, lw=1)
+        a1.set_ylabel("loss")
+        a2.set_ylabel("D output")
+        a2.set_xlabel("step")
+        for ax in (a1, a2):
+            ax.legend(loc="upper right")
+            ax.grid(alpha=0.3)
+        fig.tight_layout()
+        tmp = self.run / ".loss.tmp.png"
+        fig.savefig(tmp, dpi=90)
+        plt.close(fig)
+        tmp.replace(self.run / "loss.png")
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.writer:
+            self.writer.close()

@@ -1,0 +1,310 @@
+"""The GAN training loop: D phase, G phase and EMA, driven by one loop.
+
+The loss object (``ganforge.losses``) supplies one method per phase; everything the loop
+measures goes through ``stats.report`` and reaches the progress bar, metrics.jsonl and
+TensorBoard from ``RunLogger`` at the log interval.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import signal
+from pathlib import Path
+
+import torch
+
+from ganforge import losses, stats
+from ganforge.config import Config, to_yaml
+from ganforge.data import ImageData, check_batch
+from ganforge.data.batches import Batches
+from ganforge.errors import GanforgeError
+from ganforge.generate import generate, sample_z
+from ganforge.grid import save_grid
+from ganforge.models import build_discriminator, build_generator, is_conditional, model_kwargs
+from ganforge.train import checkpoint
+from ganforge.train.logger import RunLogger
+from ganforge.train.run_dir import write_text_atomic
+
+
+class Interrupted(Exception):
+    """Ctrl-C: a checkpoint was saved; the message says how to resume."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise GanforgeError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise GanforgeError("device cuda was asked for but no CUDA GPU is visible; use --device cpu")
+    return dev
+
+
+class Trainer:
+    def __init__(self, cfg: Config, run: Path, data: ImageData, device: torch.device | None = None,
+                 quiet: bool = False):
+        t, m, o = cfg.train, cfg.model, cfg.optim
+        self.cfg, self.run, self.data, self.quiet = cfg, Path(run), data, quiet
+        self.device = device or resolve_device(t.device)
+        if t.threads:
+            torch.set_num_threads(t.threads)
+        if is_conditional(m.arch) and not data.num_classes:
+            raise GanforgeError(f"model {m.arch} is label-conditioned but dataset {data.name} has no labels; "
+                                "use a labelled dataset, or data.labels=true for a folder of class subfolders")
+        check_batch(data, t.batch_size)
+        torch.manual_seed(t.seed)
+        self.conditional = is_conditional(m.arch)
+        k = data.num_classes if self.conditional else 0
+        self.kwargs = model_kwargs(m, data.resolution, data.channels, k)
+        self.G = build_generator(m.arch, self.kwargs).to(self.device)
+        self.D = build_discriminator(m.arch, self.kwargs).to(self.device)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if t.ema > 0 else None
+        adam = {"betas": (o.beta1, o.beta2), "foreach": True}
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=o.lr_g, **adam)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.lr_d, **adam)
+        self.loss = losses.build(t.loss, t.label_smoothing, t.gp_weight)
+        # the Keras program updates D on half a batch of real, then half a batch of fake
+        self.d_batch = t.batch_size // 2 if t.d_update == "separate" else t.batch_size
+        self.batches = Batches(data, self.d_batch, self.device, seed=t.seed, workers=cfg.data.workers)
+        if self.batches.steps_per_epoch < 1:
+            raise GanforgeError(f"dataset has {len(data)} images, fewer than one batch of {self.d_batch}")
+        self.steps_per_epoch = self.batches.steps_per_epoch / t.d_steps
+        self.total_steps = t.steps if t.epochs is None else max(1, math.ceil(t.epochs * self.steps_per_epoch))
+        self.step, self.images_seen = 0, 0
+        g = torch.Generator().manual_seed(t.seed + 1)
+        if self.conditional:  # one row of 8 per class
+            self.y_fixed = torch.arange(k).repeat_interleave(8)
+        else:
+            self.y_fixed = None
+        n_fixed = len(self.y_fixed) if self.conditional else 64
+        self.z_fixed = sample_z(n_fixed, m.z_dim, m.z_dist, generator=g)
+        self._bad = torch.full((), -1, dtype=torch.long, device=self.device)  # first step with a NaN loss
+        self._stop = False
+        self.meta = {"arch": m.arch, "kwargs": self.kwargs, "z_dist": m.z_dist, "classes": data.classes
+                     if self.conditional else None, "dataset": data.name, "resolution": data.resolution}
+
+    # ---- phases -------------------------------------------------------------------------------
+    def _z(self, n: int) -> torch.Tensor:
+        return sample_z(n, self.cfg.model.z_dim, self.cfg.model.z_dist, self.device)
+
+    def d_phase(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
+        with torch.no_grad():  # no graph through G while D learns
+            fake = self.G(self._z(len(x)), y)
+        if self.cfg.train.d_update == "separate":
+            real_logits = self.D(x, y)
+            l_real = self.loss.d_real(real_logits)
+            self.opt_d.zero_grad(set_to_none=True)
+            l_real.backward()
+            self.opt_d.step()
+            fake_logits = self.D(fake, y)
+            l_fake = self.loss.d_fake(fake_logits)
+            self.opt_d.zero_grad(set_to_none=True)
+            l_fake.backward()
+            self.opt_d.step()
+            d_loss = l_real.detach() + l_fake.detach()
+        else:
+            real_logits, fake_logits = self.D(x, y), self.D(fake, y)
+            d_loss = self.loss.d_real(real_logits) + self.loss.d_fake(fake_logits)
+            gp = self.loss.penalty(self.D, x, fake, y)
+            if gp is not None:
+                stats.report("gp", gp)
+                d_loss = d_loss + gp
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+        self._last_logits = (real_logits.detach(), fake_logits.detach())
+        stats.report("d_loss", d_loss)
+        prob = torch.sigmoid if self.loss.probability_outputs else (lambda v: v)
+        stats.report("D(x)", prob(real_logits.detach()))
+        stats.report("D(G(z))", prob(fake_logits.detach()))
+        self._d_loss = d_loss.detach()
+
+    def g_phase(self, y: torch.Tensor | None) -> None:
+        n = self.cfg.train.batch_size
+        if y is not None and len(y) != n:
+            y = y.repeat(math.ceil(n / len(y)))[:n]
+        self.D.requires_grad_(False)  # D's weight gradients are not needed for G's step
+        try:
+            g_loss = self.loss.g(self.D(self.G(self._z(n), y), y))
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            self.opt_g.step()
+        finally:
+            self.D.requires_grad_(True)
+        stats.report("g_loss", g_loss)
+        self._g_loss = g_loss.detach()
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        beta = self.cfg.train.ema
+        for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            pe.lerp_(p, 1 - beta)
+        for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            be.copy_(b)
+
+    def train_step(self) -> None:
+        t = self.cfg.train
+        y = None
+        for _ in range(t.d_steps):
+            x, y = self.batches.next()
+            self.d_phase(x, y if self.conditional else None)
+            self.images_seen += len(x)
+        for _ in range(t.g_steps):
+            self.g_phase(y if self.conditional else None)
+        if self.G_ema is not None:
+            self.update_ema()
+        self.step += 1
+        finite = torch.isfinite(self._d_loss) & torch.isfinite(self._g_loss)
+        self._bad = torch.where((self._bad < 0) & ~finite, torch.tensor(self.step, device=self.device), self._bad)
+
+    # ---- state --------------------------------------------------------------------------------
+    @property
+    def epoch(self) -> float:
+        return self.step / self.steps_per_epoch
+
+    def modules(self) -> dict:
+        mods = {"G": self.G, "D": self.D}
+        if self.G_ema is not None:
+            mods["G_ema"] = self.G_ema
+        return mods
+
+    def state(self) -> dict:
+        s = {"step": self.step, "images_seen": self.images_seen, "batches": self.batches.state_dict(),
+             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+             "rng_cpu": torch.get_rng_state(), "z_fixed": self.z_fixed, "y_fixed": self.y_fixed}
+        if self.device.type == "cuda":
+            s["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+        return s
+
+    def save_checkpoint(self) -> Path:
+        self.check_finite()
+        path = checkpoint.save(self.run / "checkpoints", self.step, self.modules(), self.meta, self.state())
+        checkpoint.prune(self.run / "checkpoints", self.cfg.train.keep_ckpts)
+        return path
+
+    def load_checkpoint(self, weights: Path, full: bool = True) -> None:
+        for name, m in self.modules().items():
+            sd = checkpoint.load_weights(weights, name)
+            if not sd and name == "G_ema":  # an EMA started now begins as a copy of G
+                sd = checkpoint.load_weights(weights, "G")
+            try:
+                m.load_state_dict(sd)
+            except RuntimeError:
+                raise GanforgeError(f"{weights} holds a {name} of another shape; the model settings differ "
+                                    "from the ones it was trained with") from None
+        if not full:
+            return
+        s = checkpoint.load_state(weights)
+        self.step, self.images_seen = s["step"], s["images_seen"]
+        self.batches.load_state_dict(s["batches"])
+        self.opt_g.load_state_dict(s["opt_g"])
+        self.opt_d.load_state_dict(s["opt_d"])
+        torch.set_rng_state(s["rng_cpu"])
+        if "rng_cuda" in s and self.device.type == "cuda":
+            torch.cuda.set_rng_state(s["rng_cuda"], self.device)
+        self.z_fixed, self.y_fixed = s["z_fixed"], s["y_fixed"]
+
+    def check_finite(self) -> None:
+        bad = int(self._bad)
+        if bad >= 0:
+            last = checkpoint.latest(self.run / "checkpoints")
+            kept = f"the last good checkpoint {last} is kept" if last else "no checkpoint was written"
+            raise GanforgeError(f"a loss became NaN or infinite at step {bad}; training stopped and {kept}; "
+                                "lower optim.lr_d/optim.lr_g or try --loss hinge")
+
+    # ---- outputs ------------------------------------------------------------------------------
+    def sample_grid(self, path: Path, G: torch.nn.Module | None = None) -> torch.Tensor:
+        imgs = generate(G or self.G, self.z_fixed, self.y_fixed)
+        labels = [self.data.classes[i] for i in range(self.data.num_classes)] if self.conditional else None
+        save_grid(imgs, path, nrow=8, row_labels=labels)
+        return imgs
+
+    @torch.no_grad()
+    def d_accuracy(self, n: int = 1000) -> tuple[float, float]:
+        """The Keras program's check: share of real images D calls real, and of fakes it calls fake."""
+        was = self.D.training
+        self.D.eval()
+        try:
+            g = torch.Generator().manual_seed(self.step)
+            idx = torch.randperm(len(self.data), generator=g)[:n]
+            if self.data.images is not None:
+                x = self.data.images[idx]
+                y = self.data.labels[idx] if self.data.labels is not None else None
+            else:
+                items = [self.data.stream[int(i)] for i in idx[:256]]
+                x, y = torch.stack([it[0] for it in items if it]), None
+                y = torch.tensor([it[1] for it in items if it]) if self.data.labels is not None else None
+            x = x.to(self.device).float() / 127.5 - 1
+            y = y.to(self.device) if (y is not None and self.conditional) else None
+            z = sample_z(len(x), self.cfg.model.z_dim, self.cfg.model.z_dist, generator=g).to(self.device)
+            fake = generate(self.G, z, y).to(self.device)
+            threshold = 0.5 if self.cfg.train.loss == "lsgan" else 0.0
+            acc_real = (self.D(x, y) > threshold).float().mean().item()
+            acc_fake = (self.D(fake, y) <= threshold).float().mean().item()
+        finally:
+            self.D.train(was)
+        return acc_real, acc_fake
+
+    # ---- the loop -----------------------------------------------------------------------------
+    def _on_sigint(self, signum, frame):
+        if self._stop:  # second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self._stop = True
+
+    def fit(self, logger: RunLogger | None = None) -> Path:
+        t = self.cfg.train
+        logger = logger or RunLogger(self.run, self.total_steps, self.step, quiet=self.quiet)
+        old = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
+        last_ckpt = None
+        epoch_steps = max(1, round(self.steps_per_epoch * t.eval_every_epochs)) if t.eval_every_epochs else 0
+        try:
+            logger.start(self.step, self.images_seen)
+            while self.step < self.total_steps and not self._stop:
+                self.train_step()
+                if self.step % t.log_every == 0 or self.step == self.total_steps:
+                    self.check_finite()
+                    logger.log(self.step, self.epoch, self.images_seen, stats.flush())
+                if self.step % t.sample_every == 0 or self.step == self.total_steps:
+                    imgs = self.sample_grid(self.run / "samples" / f"step-{self.step:08d}.png")
+                    logger.samples(self.step, imgs, self._last_logits, self.z_fixed)
+                if epoch_steps and self.step % epoch_steps == 0:
+                    self.keras_eval(logger)
+                if self.step % t.ckpt_every == 0 or self.step == self.total_steps:
+                    last_ckpt = self.save_checkpoint()
+            if self._stop:
+                stats.flush()
+                last_ckpt = self.save_checkpoint()
+                raise Interrupted(f"interrupted at step {self.step}; checkpoint {last_ckpt} saved; "
+                                  f"continue with: ganforge train --resume {self.run}")
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+            logger.close()
+        return last_ckpt or checkpoint.latest(self.run / "checkpoints")
+
+    def keras_eval(self, logger: RunLogger) -> None:
+        acc_real, acc_fake = self.d_accuracy()
+        epoch = round(self.epoch)
+        self.sample_grid(self.run / "samples" / f"epoch-{epoch:04d}.png")
+        checkpoint.save_weights(self.run / "checkpoints" / f"generator-e{epoch:04d}.safetensors",
+                                {"G": self.G}, {**self.meta, "step": self.step})
+        logger.event(self.step, {"kind": "d_accuracy", "epoch": epoch, "acc_real": acc_real, "acc_fake": acc_fake},
+                     f"epoch {epoch}: D accuracy real {acc_real:.0%}, fake {acc_fake:.0%}")
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def write_config(run: Path, cfg: Config) -> None:
+    write_text_atomic(run / "config.yaml", to_yaml(cfg))
+

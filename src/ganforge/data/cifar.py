@@ -26,7 +26,7 @@ SPLIT_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["te
 
 _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),  # bytes in protocol-2 pickles
     ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
 }
 

@@ -10,7 +10,6 @@ and a linear layer to one logit. Weights start at N(0, 0.02), BN scales at N(1, 
 
 from __future__ import annotations
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 

@@ -1,0 +1,71 @@
+import pytest
+import torch
+
+from ganforge import losses
+from ganforge.models import ARCHS, build_discriminator, build_generator, count_params, is_conditional
+from ganforge.models.dcgan import stage_sizes
+
+
+def kwargs(res, channels, **kw):
+    return {"resolution": res, "channels": channels, "z_dim": 16, "ngf": 8, "ndf": 8, "hidden": 32,
+            "dropout": 0.0, "num_classes": 10, **kw}
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+@pytest.mark.parametrize("res,channels", [(28, 1), (32, 3), (64, 3)])
+def test_shapes_and_one_step_changes_both_networks(arch, res, channels):
+    torch.manual_seed(0)
+    kw = kwargs(res, channels)
+    G, D = build_generator(arch, kw), build_discriminator(arch, kw)
+    y = torch.arange(4) % 10 if is_conditional(arch) else None
+    x = G(torch.randn(4, 16), y)
+    assert x.shape == (4, channels, res, res)
+    assert x.min() >= -1 and x.max() <= 1                      # tanh output
+    assert D(x, y).shape == (4,)
+    g0 = [p.detach().clone() for p in G.parameters()]
+    d0 = [p.detach().clone() for p in D.parameters()]
+    loss = losses.build("bce")
+    opt_g, opt_d = torch.optim.Adam(G.parameters(), 1e-3), torch.optim.Adam(D.parameters(), 1e-3)
+    real = torch.rand(4, channels, res, res) * 2 - 1
+    d_loss = loss.d_real(D(real, y)) + loss.d_fake(D(x.detach(), y))
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+    g_loss = loss.g(D(G(torch.randn(4, 16), y), y))
+    opt_g.zero_grad()
+    g_loss.backward()
+    opt_g.step()
+    assert all(not torch.equal(a, b) for a, b in zip(g0, G.parameters()) if b.requires_grad)
+    assert any(not torch.equal(a, b) for a, b in zip(d0, D.parameters()))
+
+
+def test_depth_follows_size():
+    assert stage_sizes(28) == [28, 14, 7, 4]
+    assert stage_sizes(64) == [64, 32, 16, 8, 4]
+    assert stage_sizes(128) == [128, 64, 32, 16, 8, 4]
+
+
+def test_parameter_counts_match_the_reference_programs():
+    # PyTorch's DCGAN at 64 px (ngf=ndf=64, nz=100): 3,576,704 and 2,765,568 parameters
+    kw = {"resolution": 64, "channels": 3, "z_dim": 100, "ngf": 64, "ndf": 64}
+    assert count_params(build_generator("dcgan", kw)) == 3_576_704
+    assert count_params(build_discriminator("dcgan", kw)) == 2_765_568
+    # the Keras CIFAR-10 GAN's model summaries: 1,466,115 and 522,497 parameters
+    kw = {"resolution": 32, "channels": 3, "z_dim": 100, "dropout": 0.4}
+    assert count_params(build_generator("keras-cifar", kw)) == 1_466_115
+    assert count_params(build_discriminator("keras-cifar", kw)) == 522_497
+
+
+def test_dcgan_init_is_normal_0_02():
+    G = build_generator("dcgan", {"resolution": 64, "channels": 3, "z_dim": 100, "ngf": 64})
+    w = G.body[0].conv.weight
+    assert abs(w.mean().item()) < 1e-3 and abs(w.std().item() - 0.02) < 1e-3
+
+
+def test_conditional_generator_uses_the_label():
+    torch.manual_seed(0)
+    G = build_generator("cdcgan", kwargs(28, 1)).eval()
+    z = torch.randn(2, 16)
+    a = G(z, torch.tensor([0, 0]))
+    b = G(z, torch.tensor([3, 3]))
+    assert not torch.allclose(a, b)

@@ -326,7 +326,14 @@ COMMANDS = {"train": cmd_train, "presets": cmd_presets, "generate": cmd_generate
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # key=value overrides may stand anywhere among the train options
+    overrides = [e for e in extra if "=" in e and not e.startswith("-")]
+    rest = [e for e in extra if e not in overrides]
+    if rest or (overrides and args.command != "train"):
+        parser.error(f"unrecognized arguments: {' '.join(rest or overrides)}")
+    if args.command == "train":
+        args.overrides = args.overrides + overrides
     if args.command is None:
         parser.print_help()
         return 2

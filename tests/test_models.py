@@ -69,3 +69,10 @@ def test_conditional_generator_uses_the_label():
     a = G(z, torch.tensor([0, 0]))
     b = G(z, torch.tensor([3, 3]))
     assert not torch.allclose(a, b)
+
+
+def test_mlp_parameter_count_closed_form():
+    z, h, out = 100, 256, 28 * 28
+    kw = {"resolution": 28, "channels": 1, "z_dim": z, "hidden": h}
+    assert count_params(build_generator("mlp", kw)) == (z * h + h) + (h * 2 * h + 2 * h) + (2 * h * out + out)
+    assert count_params(build_discriminator("mlp", kw)) == (out * 2 * h + 2 * h) + (2 * h * h + h) + (h + 1)

@@ -221,3 +221,17 @@ def test_user_errors_print_no_traceback(tmp_path):
     p = cli("train", "--resume", str(tmp_path))
     out, err = p.communicate(timeout=60)
     assert p.returncode == 2 and err.strip().startswith("error:") and "Traceback" not in err
+
+
+def test_init_from_takes_weights_but_starts_counters_afresh(tmp_path):
+    assert train(tmp_path / "a", "--steps", "3") == 0
+    src = only_run(tmp_path / "a")
+    # a learning rate of 1e-12 leaves the loaded weights as they were after one step
+    assert train(tmp_path / "b", "--steps", "1", "--init-from", str(src), "optim.lr_g=1e-12",
+                 "optim.lr_d=1e-12") == 0
+    new = only_run(tmp_path / "b")
+    assert checkpoint.list_checkpoints(new / "checkpoints")[-1][0] == 1
+    wa = load_file(checkpoint.latest(src / "checkpoints"))
+    wb = load_file(checkpoint.latest(new / "checkpoints"))
+    params = [k for k in wa if "running_" not in k and "num_batches" not in k]
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-8) for k in params)

@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, typ in (("data", str), ("path", str), ("data-dir", str), ("resolution", int), ("arch", str),
                       ("steps", int), ("epochs", float), ("batch-size", int), ("g-steps", int), ("d-steps", int),
                       ("loss", str), ("seed", int), ("device", str), ("name", str), ("runs-dir", str),
-                      ("ema", float)):
+                      ("ema", float), ("minutes", float)):
         tr.add_argument(f"--{flag}", type=typ, default=None)
 
     sub.add_parser("presets", help="list the named presets")
@@ -309,7 +309,7 @@ def cmd_data(args) -> int:
                 if len(idx) < per:
                     row = torch.cat([row, torch.full((per - len(idx), *row.shape[1:]), 255, dtype=torch.uint8)])
                 picks.append(row)
-                row_labels.append(f"{c}: {name}")
+                row_labels.append(name if name == str(c) else f"{c}: {name}")
         imgs = torch.cat(picks)
     else:
         g = torch.Generator().manual_seed(0)

@@ -62,6 +62,7 @@ class TrainConfig:
     batch_size: int = 64              # images per D step (global across processes)
     steps: int | None = 1000          # iterations (one iteration = d_steps D steps + g_steps G steps)
     epochs: float | None = None       # alternative to steps: passes over the data; wins when set
+    minutes: float | None = None      # also stop after this much training time (checkpoint saved)
     d_steps: int = 1                  # D steps per iteration (5 is usual for wgan-gp)
     g_steps: int = 1                  # G steps per iteration (2 is the TensorFlow DCGAN's trick)
     d_update: str = "joint"           # joint: one D step on real+fake | separate: one on real, one on fake
@@ -144,6 +145,7 @@ FLAG_KEYS = {
     "arch": "model.arch", "steps": "train.steps", "epochs": "train.epochs", "batch_size": "train.batch_size",
     "g_steps": "train.g_steps", "d_steps": "train.d_steps", "loss": "train.loss", "seed": "train.seed",
     "device": "train.device", "name": "train.name", "runs_dir": "train.runs_dir", "ema": "train.ema",
+    "minutes": "train.minutes",
 }
 
 
@@ -319,6 +321,8 @@ def validate(cfg: Config) -> None:
         raise GanforgeError("set train.steps or train.epochs (how long to train)")
     if (t.steps is not None and t.steps < 1) or (t.epochs is not None and t.epochs <= 0):
         raise GanforgeError("train.steps and train.epochs must be positive")
+    if t.minutes is not None and t.minutes <= 0:
+        raise GanforgeError(f"train.minutes must be positive, not {t.minutes}")
     for k, v in {"optim.lr_g": o.lr_g, "optim.lr_d": o.lr_d}.items():
         if not v > 0:
             raise GanforgeError(f"{k} must be positive, not {v}")

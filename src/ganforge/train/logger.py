@@ -1,7 +1,7 @@
 """Where a run's numbers go: progress bar, metrics.jsonl, TensorBoard and a loss-curve PNG.
 
 The bar (tqdm) shows step, epoch, losses, D(x), D(G(z)), images/s and ETA on a terminal; when
-stderr is not a terminal it is replaced by about twenty plain lines per run.
+stderr is not a terminal it is replaced by plain lines: twenty per run, and one at least every 30 s.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class RunLogger:
 
     def start(self, step: int, images_seen: int) -> None:
         self.t_start, self.s0 = time.perf_counter(), step
+        self.last_print = self.t_start
         self.last = (step, images_seen, self.t_start)
 
     def say(self, message: str) -> None:
@@ -71,8 +72,9 @@ class RunLogger:
                 "img/s": f"{ips:.0f}"}
         self.bar.set_postfix(post, refresh=False)
         self.bar.update(step - self.bar.n)
-        if not self.tty and not self.quiet and (step >= self.next_print or step == self.total):
-            self.next_print = step + self.print_every
+        due = step >= self.next_print or step == self.total or now - self.last_print > 30
+        if not self.tty and not self.quiet and due:
+            self.next_print, self.last_print = step + self.print_every, now
             elapsed = now - self.t_start
             eta = elapsed / max(step - self.s0, 1) * (self.total - step)
             print(f"step {step}/{self.total} " + " ".join(f"{k}={v}" for k, v in post.items())

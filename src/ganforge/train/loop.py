@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import signal
+import time
 from pathlib import Path
 
 import torch
@@ -264,20 +265,25 @@ class Trainer:
         old = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
         last_ckpt = None
         epoch_steps = max(1, round(self.steps_per_epoch * t.eval_every_epochs)) if t.eval_every_epochs else 0
+        deadline = time.monotonic() + t.minutes * 60 if t.minutes else math.inf
         try:
             logger.start(self.step, self.images_seen)
             while self.step < self.total_steps and not self._stop:
                 self.train_step()
-                if self.step % t.log_every == 0 or self.step == self.total_steps:
+                last = self.step == self.total_steps or time.monotonic() > deadline
+                if self.step % t.log_every == 0 or last:
                     self.check_finite()
                     logger.log(self.step, self.epoch, self.images_seen, stats.flush())
-                if self.step % t.sample_every == 0 or self.step == self.total_steps:
+                if self.step % t.sample_every == 0 or last:
                     imgs = self.sample_grid(self.run / "samples" / f"step-{self.step:08d}.png")
                     logger.samples(self.step, imgs, self._last_logits, self.z_fixed)
                 if epoch_steps and self.step % epoch_steps == 0:
                     self.keras_eval(logger)
-                if self.step % t.ckpt_every == 0 or self.step == self.total_steps:
+                if self.step % t.ckpt_every == 0 or last:
                     last_ckpt = self.save_checkpoint()
+                if last and self.step < self.total_steps:
+                    logger.say(f"time limit of {t.minutes} minutes reached at step {self.step}")
+                    break
             if self._stop:
                 stats.flush()
                 last_ckpt = self.save_checkpoint()

@@ -1,0 +1,31 @@
+# Everyday verbs. `make demo` and `make test` set everything up on a new machine (Python 3.10+).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+# Real datasets for tests: a folder holding fashion-mnist/ (and mnist/, cifar10/ ...).
+# Defaults to the shared datasets folder beside the checkout when it exists.
+SHARED_DATA := $(abspath ../shared/datasets)
+GANFORGE_DATA ?= $(if $(wildcard $(SHARED_DATA)/fashion-mnist),$(SHARED_DATA),)
+export GANFORGE_DATA
+
+.PHONY: install demo test lint clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install  ## train the quick preset on the offline digits (about 2 minutes on a laptop CPU)
+	$(VENV)/bin/ganforge train --preset quick
+
+test: install  ## the test suite (real Fashion-MNIST tests run when $$GANFORGE_DATA has it)
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check src tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache

@@ -221,8 +221,9 @@ class Trainer:
                                 "lower optim.lr_d/optim.lr_g or try --loss hinge")
 
     # ---- outputs ------------------------------------------------------------------------------
-    def sample_grid(self, path: Path, G: torch.nn.Module | None = None) -> torch.Tensor:
-        imgs = generate(G or self.G, self.z_fixed, self.y_fixed)
+    def sample_grid(self, path: Path) -> torch.Tensor:
+        """A grid from the fixed noise, drawn by the EMA generator when there is one."""
+        imgs = generate(self.G_ema if self.G_ema is not None else self.G, self.z_fixed, self.y_fixed)
         labels = [self.data.classes[i] for i in range(self.data.num_classes)] if self.conditional else None
         save_grid(imgs, path, nrow=8, row_labels=labels)
         return imgs

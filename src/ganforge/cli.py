@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, typ in (("data", str), ("path", str), ("data-dir", str), ("resolution", int), ("arch", str),
                       ("steps", int), ("epochs", float), ("batch-size", int), ("g-steps", int), ("d-steps", int),
                       ("loss", str), ("seed", int), ("device", str), ("name", str), ("runs-dir", str),
-                      ("ema", float), ("minutes", float)):
+                      ("ema", float), ("minutes", float), ("eval-every", int), ("eval-metrics", str)):
         tr.add_argument(f"--{flag}", type=typ, default=None)
 
     sub.add_parser("presets", help="list the named presets")
@@ -63,6 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
     ge.add_argument("--frames", type=int, default=10, help="frames per latent walk")
     ge.add_argument("--ema", action="store_true", help="use the EMA generator")
     ge.add_argument("--device", default="cpu")
+
+    ev = sub.add_parser("eval", help="score samples: FD-<judge>, coverage, class accuracy, FID, KID, IS, P/R",
+                        description="Score a run, a checkpoint, or a folder of images. Judge metrics: fd, "
+                                    "coverage, class-acc. Inception metrics: fid, kid, is, pr.")
+    ev.add_argument("source", metavar="RUN_CHECKPOINT_OR_FOLDER")
+    ev.add_argument("--metrics", help="comma-separated (default: fd,coverage[,class-acc] where a judge exists, else fid)")
+    ev.add_argument("-n", type=int, default=10000, help="images to generate (or at most to read from a folder)")
+    ev.add_argument("--dataset", help="reference dataset (default: the one the run trained on; needed for folders)")
+    ev.add_argument("--split", default="train", choices=["train", "test"], help="reference split")
+    ev.add_argument("--n-ref", type=int, default=10000, help="reference images")
+    ev.add_argument("--judge", help="judge to use (default: the dataset's)")
+    ev.add_argument("--inception-weights", metavar="PATH", help="local copy of the Inception weights")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--ema", action="store_true", help="score the EMA generator")
+    ev.add_argument("--device", default="cpu")
 
     da = sub.add_parser("data", help="list, inspect or preview datasets")
     dsub = da.add_subparsers(dest="data_command", metavar="ACTION")
@@ -245,6 +260,70 @@ def cmd_generate(args) -> int:
     return 0
 
 
+# ---- eval -------------------------------------------------------------------------------------
+EVAL_RESOLUTION = {"digits": 32, "mnist": 28, "fashion-mnist": 28, "cifar10": 32}
+
+
+def cmd_eval(args) -> int:
+    import torch
+
+    from ganforge.config import DataConfig
+    from ganforge.data import load_dataset
+    from ganforge.generate import generate, load_generator, seeded_z
+    from ganforge.grid import to_uint8
+    from ganforge.metrics import Evaluator, parse_metrics
+    from ganforge.metrics.train_judge import JUDGE_DATA
+    from ganforge.train.loop import resolve_device
+    from ganforge.train.run_dir import append_jsonl, is_run
+
+    src = Path(args.source)
+    if not src.exists():
+        raise GanforgeError(f"{src} not found; pass a run folder, a .safetensors checkpoint or a folder of images")
+    if args.n < 2 or args.n_ref < 2:
+        raise GanforgeError("-n and --n-ref must be at least 2")
+    device = resolve_device(args.device)
+    labels, setup, run = None, {}, None
+    if src.is_dir() and not is_run(src):  # a folder of images, scored like samples
+        if not args.dataset:
+            raise GanforgeError("scoring a folder of images needs --dataset NAME to compare against")
+        dataset, conditional = args.dataset, False
+        data = load_dataset(DataConfig(name="folder", path=str(src), resolution=EVAL_RESOLUTION.get(dataset, 64)))
+        samples = data.images[:args.n]
+        setup = {"source": str(src)}
+    else:
+        gen = load_generator(src, ema=args.ema, device=device)
+        dataset, conditional = args.dataset or gen_dataset(gen), gen.conditional
+        if conditional:
+            labels = torch.arange(args.n) % gen.kwargs["num_classes"]
+        samples = to_uint8(generate(gen, seeded_z(gen, args.n, args.seed), labels))
+        run = src if src.is_dir() else (src.parent.parent if is_run(src.parent.parent) else None)
+        setup = {"checkpoint": gen.path.name, "step": gen.step, "ema": args.ema, "seed": args.seed}
+    if args.metrics:
+        metrics = parse_metrics(args.metrics)
+    elif (args.judge or dataset) in JUDGE_DATA:
+        metrics = ["fd", "coverage"] + (["class-acc"] if conditional else [])
+    else:
+        metrics = ["fid"]
+    evaluator = Evaluator(dataset, metrics, args.split, args.n_ref, args.judge, args.inception_weights, device)
+    results = evaluator(samples, labels, **setup)
+    for r in results:
+        print(r.line())
+        if "per_class" in r.extra:
+            print(" " * 30 + ", ".join(f"{c}: {a:.2f}" for c, a in r.extra["per_class"].items()))
+        if run is not None:
+            append_jsonl(run / "metrics.jsonl", r.record())
+    return 0
+
+
+def gen_dataset(gen) -> str:
+    from ganforge.train import checkpoint
+
+    meta = checkpoint.read_meta(gen.path)
+    if "dataset" not in meta:
+        raise GanforgeError(f"{gen.path} does not say which dataset it learned; pass --dataset NAME")
+    return meta["dataset"]
+
+
 # ---- data -------------------------------------------------------------------------------------
 def _data_config(args):
     from ganforge.config import DataConfig
@@ -321,7 +400,8 @@ def cmd_data(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "presets": cmd_presets, "generate": cmd_generate, "data": cmd_data}
+COMMANDS = {"train": cmd_train, "presets": cmd_presets, "generate": cmd_generate, "eval": cmd_eval,
+            "data": cmd_data}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,6 +72,9 @@ class TrainConfig:
     log_every: int = 20               # steps between metric records
     eval_every_epochs: int = 0        # every K epochs: D accuracy on real/fake, sample plot, G snapshot
     keep_ckpts: int = 3               # newest checkpoints kept (older ones deleted)
+    eval_every: int = 0               # steps between quality evaluations (0 = none); best kept as `best`
+    eval_metrics: str = "fd"          # comma-separated (see `ganforge eval --help`); the first picks `best`
+    eval_samples: int = 5000          # generated images per evaluation
     seed: int = 0
     device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
     threads: int | None = None        # CPU threads; None = PyTorch's default
@@ -145,7 +148,7 @@ FLAG_KEYS = {
     "arch": "model.arch", "steps": "train.steps", "epochs": "train.epochs", "batch_size": "train.batch_size",
     "g_steps": "train.g_steps", "d_steps": "train.d_steps", "loss": "train.loss", "seed": "train.seed",
     "device": "train.device", "name": "train.name", "runs_dir": "train.runs_dir", "ema": "train.ema",
-    "minutes": "train.minutes",
+    "minutes": "train.minutes", "eval_every": "train.eval_every", "eval_metrics": "train.eval_metrics",
 }
 
 
@@ -321,6 +324,12 @@ def validate(cfg: Config) -> None:
         raise GanforgeError("set train.steps or train.epochs (how long to train)")
     if (t.steps is not None and t.steps < 1) or (t.epochs is not None and t.epochs <= 0):
         raise GanforgeError("train.steps and train.epochs must be positive")
+    if t.eval_every < 0 or t.eval_samples < 2:
+        raise GanforgeError("train.eval_every must be >= 0 and train.eval_samples >= 2")
+    if t.eval_every:
+        from ganforge.metrics import parse_metrics
+
+        parse_metrics(t.eval_metrics)
     if t.minutes is not None and t.minutes <= 0:
         raise GanforgeError(f"train.minutes must be positive, not {t.minutes}")
     for k, v in {"optim.lr_g": o.lr_g, "optim.lr_d": o.lr_d}.items():

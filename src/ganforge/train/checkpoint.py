@@ -56,9 +56,11 @@ def save_weights(path: Path, modules: dict[str, torch.nn.Module], meta: dict) ->
     _atomic(path, lambda p: save_file(tensors, p, metadata={"ganforge": json.dumps(meta)}))
 
 
-def save(ckpt_dir: Path, step: int, modules: dict[str, torch.nn.Module], meta: dict, state: dict) -> Path:
+def save(ckpt_dir: Path, step: int, modules: dict[str, torch.nn.Module], meta: dict, state: dict,
+         name: str | None = None) -> Path:
+    """Write checkpoint ``ckpt-<step>`` (or ``name``, e.g. ``best``, which pruning leaves alone)."""
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    stem = ckpt_dir / f"ckpt-{step:08d}"
+    stem = ckpt_dir / (name or f"ckpt-{step:08d}")
     _atomic(stem.with_suffix(".state.pt"), lambda p: torch.save(state, p))
     weights = stem.with_suffix(".safetensors")
     save_weights(weights, modules, {**meta, "step": step})

@@ -96,9 +96,12 @@ class RunLogger:
     def event(self, step: int, record: dict, message: str) -> None:
         append_jsonl(self.metrics, {"step": step, **record})
         if self.writer:
-            for k, v in record.items():
-                if isinstance(v, float):
-                    self.writer.add_scalar(f"{record.get('kind', 'eval')}/{k}", v, step)
+            if "metric" in record:  # a quality metric: one scalar under its own name
+                self.writer.add_scalar(f"eval/{record['metric']}", record["value"], step)
+            else:
+                for k, v in record.items():
+                    if isinstance(v, float):
+                        self.writer.add_scalar(f"{record.get('kind', 'eval')}/{k}", v, step)
         self.say(message)
 
     def loss_curve(self) -> None:

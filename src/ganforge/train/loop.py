@@ -87,6 +87,11 @@ class Trainer:
         n_fixed = len(self.y_fixed) if self.conditional else 64
         self.z_fixed = sample_z(n_fixed, m.z_dim, m.z_dist, generator=g)
         self._bad = torch.full((), -1, dtype=torch.long, device=self.device)  # first step with a NaN loss
+        self.evaluator, self.best_value = None, None
+        if t.eval_every:  # built now so a missing judge or Inception file fails before training
+            from ganforge.metrics import Evaluator, parse_metrics
+
+            self.evaluator = Evaluator(data.name, parse_metrics(t.eval_metrics), device=self.device)
         self._stop = False
         self.meta = {"arch": m.arch, "kwargs": self.kwargs, "z_dist": m.z_dist, "classes": data.classes
                      if self.conditional else None, "dataset": data.name, "resolution": data.resolution}
@@ -179,7 +184,8 @@ class Trainer:
     def state(self) -> dict:
         s = {"step": self.step, "images_seen": self.images_seen, "batches": self.batches.state_dict(),
              "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-             "rng_cpu": torch.get_rng_state(), "z_fixed": self.z_fixed, "y_fixed": self.y_fixed}
+             "rng_cpu": torch.get_rng_state(), "z_fixed": self.z_fixed, "y_fixed": self.y_fixed,
+             "best_value": self.best_value}
         if self.device.type == "cuda":
             s["rng_cuda"] = torch.cuda.get_rng_state(self.device)
         return s
@@ -211,6 +217,7 @@ class Trainer:
         if "rng_cuda" in s and self.device.type == "cuda":
             torch.cuda.set_rng_state(s["rng_cuda"], self.device)
         self.z_fixed, self.y_fixed = s["z_fixed"], s["y_fixed"]
+        self.best_value = s.get("best_value")
 
     def check_finite(self) -> None:
         bad = int(self._bad)
@@ -280,6 +287,8 @@ class Trainer:
                     logger.samples(self.step, imgs, self._last_logits, self.z_fixed)
                 if epoch_steps and self.step % epoch_steps == 0:
                     self.keras_eval(logger)
+                if t.eval_every and (self.step % t.eval_every == 0 or last):
+                    self.quality_eval(logger)
                 if self.step % t.ckpt_every == 0 or last:
                     last_ckpt = self.save_checkpoint()
                 if last and self.step < self.total_steps:
@@ -295,6 +304,27 @@ class Trainer:
                 signal.signal(signal.SIGINT, old)
             logger.close()
         return last_ckpt or checkpoint.latest(self.run / "checkpoints")
+
+    def quality_eval(self, logger: RunLogger) -> None:
+        """Score ``eval_samples`` images from fixed noise; keep the best checkpoint by the first metric."""
+        from ganforge.grid import to_uint8
+        from ganforge.metrics import better
+
+        t = self.cfg.train
+        z = sample_z(t.eval_samples, self.cfg.model.z_dim, self.cfg.model.z_dist,
+                     generator=torch.Generator().manual_seed(t.seed + 2))
+        y = torch.arange(t.eval_samples) % self.data.num_classes if self.conditional else None
+        ema = self.G_ema is not None
+        imgs = to_uint8(generate(self.G_ema if ema else self.G, z, y))
+        results = self.evaluator(imgs, y, step=self.step, ema=ema)
+        for r in results:
+            logger.event(self.step, r.record(), f"step {self.step}: {r.metric} {r.value:.4f}")
+        head = results[0]
+        if better(head.metric, head.value, self.best_value):
+            self.best_value = head.value
+            self.check_finite()
+            checkpoint.save(self.run / "checkpoints", self.step, self.modules(),
+                            {**self.meta, "best": {head.metric: head.value}}, self.state(), name="best")
 
     def keras_eval(self, logger: RunLogger) -> None:
         acc_real, acc_fake = self.d_accuracy()

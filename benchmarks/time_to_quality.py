@@ -1,0 +1,82 @@
+"""Time to quality: FD-<judge> of a DCGAN against CPU minutes, beside the real-data floor.
+
+One run is trained in segments (5 min, resumed to 10, resumed to 20 by default); resume is exact,
+so this is one unbroken run scored at those marks. Each mark scores N generated images against
+N real training images; the floor is real training images against the real test split.
+
+    python benchmarks/time_to_quality.py --marks 5 10 20     # writes benchmarks/results/time_to_quality.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from ganforge.cli import main as cli
+from ganforge.config import DataConfig
+from ganforge.data import load_dataset
+from ganforge.generate import generate, load_generator, seeded_z
+from ganforge.grid import to_uint8
+from ganforge.metrics import Evaluator, frechet
+from ganforge.metrics.judge import load_judge
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", default="fashion-mnist")
+    ap.add_argument("--marks", type=float, nargs="+", default=[5, 10, 20], help="minutes at which to score")
+    ap.add_argument("-n", type=int, default=10000, help="generated and reference images per score")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "time_to_quality.json")
+    ap.add_argument("overrides", nargs="*", help="train overrides, e.g. model.ngf=64")
+    args = ap.parse_args()
+
+    judge = load_judge(args.dataset)
+    train = load_dataset(DataConfig(name=args.dataset, resolution=judge.resolution))
+    test = load_dataset(DataConfig(name=args.dataset, resolution=judge.resolution, split="test"))
+    g = torch.Generator().manual_seed(0)
+    ref = train.images[torch.randperm(len(train), generator=g)[:args.n]]
+    f_ref, _ = judge.run(ref)
+    f_test, _ = judge.run(test.images[:args.n])
+    floor = frechet.frechet_distance(*frechet.mean_cov(f_test), *frechet.mean_cov(f_ref))
+    print(f"floor: FD-{judge.name}(test vs train) = {floor:.3f}", flush=True)
+
+    runs = Path(tempfile.mkdtemp(prefix="ttq-"))
+    train_args = ["--data", args.dataset, "--resolution", str(judge.resolution), "--arch", "dcgan",
+                  "--steps", "10000000", "train.sample_every=1000", "train.ckpt_every=100000", "--quiet",
+                  *args.overrides]
+    evaluator = Evaluator(args.dataset, ["fd", "coverage"], n_ref=args.n)
+    rows, done = [], 0.0
+    for mark in args.marks:
+        t0 = time.perf_counter()
+        if done == 0:
+            cli(["train", *train_args, "--runs-dir", str(runs), "--minutes", str(mark)])
+        else:
+            run = next(runs.iterdir())
+            cli(["train", "--resume", str(run), "--minutes", str(mark - done), "--quiet"])
+        wall = time.perf_counter() - t0
+        done = mark
+        run = next(runs.iterdir())
+        gen = load_generator(run)
+        samples = to_uint8(generate(gen, seeded_z(gen, args.n, 1)))
+        res = {r.metric: r.value for r in evaluator(samples)}
+        row = {"minutes": mark, "segment_wall_s": round(wall, 1), "step": gen.step,
+               f"fd-{judge.name}": round(res[f"fd-{judge.name}"], 3), "coverage": round(res["coverage"], 4)}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    result = {"benchmark": "time_to_quality", "dataset": args.dataset, "judge_sha256": judge.sha256,
+              "n": args.n, f"floor_fd-{judge.name}": round(floor, 3), "marks": rows, "run": str(next(runs.iterdir())),
+              "train_args": train_args, "torch": torch.__version__, "threads": torch.get_num_threads(),
+              "cpu": platform.processor() or platform.machine()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

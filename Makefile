@@ -25,7 +25,7 @@ test: install  ## the test suite (real Fashion-MNIST tests run when $$GANFORGE_D
 	$(PY) -m pytest -q
 
 bench: install  ## time to quality: FD-fashion of a DCGAN after 5, 10 and 20 CPU minutes (about 25 min)
-	$(PY) benchmarks/time_to_quality.py
+	$(PY) benchmarks/time_to_quality.py model.ngf=32 model.ndf=32
 
 lint: install
 	$(VENV)/bin/ruff check src tests

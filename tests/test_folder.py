@@ -5,7 +5,7 @@ from PIL import Image
 
 from ganforge.config import DataConfig
 from ganforge.data import check_batch, folder, load_dataset
-from ganforge.data.batches import Batches
+from ganforge.data.batches import Batches, to_unit_range
 from ganforge.errors import GanforgeError
 
 
@@ -140,3 +140,16 @@ def test_large_folder_streams(tree):
     x, y = b.next()
     assert x.shape[1:] == (3, 8, 8) and x.dtype == torch.float32
     assert x.min() >= -1 and x.max() <= 1 and y is None
+
+
+def test_streamed_batches_skip_unreadable_files_without_losing_their_place(tree):
+    data = load_dataset(cfg(tree, max_memory_gb=1e-9))
+    b = Batches(data, batch_size=1, workers=0)
+    assert b.steps_per_epoch == 10  # 10 files, 2 of them broken: two batches of one come back empty
+    seen = [b.next()[0] for _ in range(8)]
+    assert (b.epoch, b.pos) == (0, 10)  # the 8 good files end the epoch exactly
+    in_memory = to_unit_range(load_dataset(cfg(tree)).images)
+    key = lambda x: tuple(x.flatten().tolist())  # noqa: E731
+    assert sorted(map(key, seen)) == sorted(map(key, in_memory))  # each good file exactly once
+    b.next()
+    assert b.epoch == 1

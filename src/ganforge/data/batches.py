@@ -50,30 +50,28 @@ class Batches:
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The next batch: images float (B, C, H, W) in [-1, 1] on the device, labels (B,) or None."""
-        if self.perm is None or self.pos >= self.steps_per_epoch:
-            self._new_epoch()
-        if self.images is not None:
-            idx = self._indices(self.pos).to(self.device)
-            x = to_unit_range(self.images.index_select(0, idx))
-            y = self.labels.index_select(0, idx) if self.labels is not None else None
-        else:
-            x, y = self._next_streamed()
-        self.pos += 1
-        return x, y
+        while True:
+            if self.perm is None or self.pos >= self.steps_per_epoch:
+                self._new_epoch()
+            if self.images is not None:
+                idx = self._indices(self.pos).to(self.device)
+                self.pos += 1
+                x = to_unit_range(self.images.index_select(0, idx))
+                return x, (self.labels.index_select(0, idx) if self.labels is not None else None)
+            batch = self._next_streamed()
+            self.pos += 1
+            if batch is not None:  # None: every file of this batch was unreadable; take the next
+                x, y = batch
+                y = y.to(self.device) if self.data.labels is not None else None
+                return to_unit_range(x.to(self.device, non_blocking=True)), y
 
     def _next_streamed(self):
-        if self._stream_iter is None:
+        if self._stream_iter is None:  # batches from the current position to the end of the epoch
             sampler = [self._indices(p).tolist() for p in range(self.pos, self.steps_per_epoch)]
             loader = torch.utils.data.DataLoader(self.data.stream, batch_sampler=sampler, num_workers=self.workers,
-                                                 collate_fn=folder.collate_stream, persistent_workers=False)
+                                                 collate_fn=folder.collate_stream)
             self._stream_iter = iter(loader)
-        batch = next(self._stream_iter)
-        if batch is None:  # every file in this batch was unreadable: take the next one
-            self.pos += 1
-            return self.next()
-        x, y = batch
-        y = y.to(self.device) if self.data.labels is not None else None
-        return to_unit_range(x.to(self.device, non_blocking=True)), y
+        return next(self._stream_iter)
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "pos": self.pos, "perm": self.perm, "gen": self.gen.get_state()}

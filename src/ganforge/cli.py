@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---- train ------------------------------------------------------------------------------------
 def cmd_train(args) -> int:
-    import yaml
+    import copy
 
     from ganforge import config as C
     from ganforge.data import load_dataset
@@ -103,22 +103,9 @@ def cmd_train(args) -> int:
     flags = {k: getattr(args, k) for k in C.FLAG_KEYS}
     if args.resume:
         run = find_run(args.resume, flags.get("runs_dir") or "runs")
-        cfg = C.from_dict(yaml.safe_load((run / "config.yaml").read_text()))
-        before = (cfg.data, cfg.model)
-        import copy
-
-        before = copy.deepcopy(before)
-        for flag, value in flags.items():
-            if value is not None:
-                C.set_key(cfg, C.FLAG_KEYS[flag], value)
-                if flag == "steps":
-                    cfg.train.epochs = None
-                if flag == "epochs":
-                    cfg.train.steps = None
-        for item in args.overrides:
-            if "=" not in item:
-                raise GanforgeError(f"override '{item}' is not key=value (e.g. train.steps=500)")
-            C.set_key(cfg, *[s.strip() for s in item.split("=", 1)])
+        cfg = C.from_dict(C.load_yaml(run / "config.yaml"))
+        before = copy.deepcopy((cfg.data, cfg.model))
+        C.apply_overrides(cfg, flags, args.overrides)
         if (cfg.data, cfg.model) != before:
             raise GanforgeError("a resumed run keeps its data and model settings; start a new run with "
                                 "--init-from to change them")

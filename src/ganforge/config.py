@@ -275,6 +275,14 @@ def build(preset: str | None = None, yaml_file: str | None = None, overrides: li
     cfg = from_preset(preset or tree.get("preset") or "quick")
     if tree:
         apply_tree(cfg, tree, f"config file {yaml_file}")
+    apply_overrides(cfg, flags, overrides)
+    validate(cfg)
+    return cfg
+
+
+def apply_overrides(cfg: Config, flags: dict | None, overrides: list[str]) -> None:
+    """Command-line flags (``FLAG_KEYS``), then ``key=value`` overrides; a length in steps clears one
+    in epochs and vice versa."""
     for flag, value in (flags or {}).items():
         if value is not None:
             set_key(cfg, FLAG_KEYS[flag], value)
@@ -287,8 +295,6 @@ def build(preset: str | None = None, yaml_file: str | None = None, overrides: li
             raise GanforgeError(f"override '{item}' is not key=value (e.g. train.steps=500)")
         key, value = item.split("=", 1)
         set_key(cfg, key.strip(), value.strip())
-    validate(cfg)
-    return cfg
 
 
 def _choice(value, options, key):

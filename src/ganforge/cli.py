@@ -136,7 +136,9 @@ def cmd_train(args) -> int:
             from ganforge.generate import resolve_checkpoint
 
             trainer.load_checkpoint(resolve_checkpoint(args.init_from), full=False)
-        run = new_run(cfg.train.runs_dir, cfg.train.name or cfg.preset)
+        preset_data = C.PRESETS[cfg.preset].get("data", {}).get("name", "digits")
+        default_name = cfg.preset if cfg.data.name == preset_data else f"{cfg.preset}-{cfg.data.name}"
+        run = new_run(cfg.train.runs_dir, cfg.train.name or default_name)
         trainer.run = run
         write_config(run, cfg)
         say(args, f"run folder {run}: {data.name} ({len(data)} images, {data.channels}x{data.resolution}"

@@ -92,18 +92,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---- train ------------------------------------------------------------------------------------
 def cmd_train(args) -> int:
-    import copy
-
     from ganforge import config as C
-    from ganforge.data import load_dataset
-    from ganforge.train import checkpoint
-    from ganforge.train.loop import Trainer, write_config
-    from ganforge.train.run_dir import find_run, new_run
+    from ganforge.train import distributed
 
     flags = {k: getattr(args, k) for k in C.FLAG_KEYS}
+    world, device = distributed.setup(args.device or "auto")
+    if world.active:
+        args.quiet = args.quiet or not world.main
+    try:
+        return _train(args, C, flags, world, device)
+    finally:
+        distributed.shutdown(world)
+
+
+def _train(args, C, flags, world, device) -> int:
+    from ganforge.data import load_dataset
+    from ganforge.train import checkpoint
+    from ganforge.train.loop import Interrupted, Trainer, resolve_device, write_config
+    from ganforge.train.run_dir import find_run, new_run
+
     if args.resume:
         run = find_run(args.resume, flags.get("runs_dir") or "runs")
         cfg = C.from_dict(C.load_yaml(run / "config.yaml"))
+        import copy
+
         before = copy.deepcopy((cfg.data, cfg.model))
         C.apply_overrides(cfg, flags, args.overrides)
         if (cfg.data, cfg.model) != before:
@@ -117,9 +129,11 @@ def cmd_train(args) -> int:
             print(C.to_yaml(cfg), end="")
             return 0
         data = load_dataset(cfg.data)
-        trainer = Trainer(cfg, run, data, quiet=args.quiet)
+        trainer = Trainer(cfg, run, data, resolve_device(device if world.active else cfg.train.device),
+                          quiet=args.quiet, world=world)
         trainer.load_checkpoint(ckpt)
-        write_config(run, cfg)
+        if world.main:
+            write_config(run, cfg)
         if trainer.step >= trainer.total_steps:
             print(f"run {run} already reached step {trainer.step} of {trainer.total_steps}; "
                   "raise --steps or --epochs to train further")
@@ -131,24 +145,26 @@ def cmd_train(args) -> int:
             print(C.to_yaml(cfg), end="")
             return 0
         data = load_dataset(cfg.data)
-        trainer = Trainer(cfg, Path("."), data, quiet=args.quiet)  # validates before a folder exists
+        trainer = Trainer(cfg, Path("."), data, resolve_device(device if world.active else cfg.train.device),
+                          quiet=args.quiet, world=world)  # validates before a folder exists
         if args.init_from:
             from ganforge.generate import resolve_checkpoint
 
             trainer.load_checkpoint(resolve_checkpoint(args.init_from), full=False)
         preset_data = C.PRESETS[cfg.preset].get("data", {}).get("name", "digits")
         default_name = cfg.preset if cfg.data.name == preset_data else f"{cfg.preset}-{cfg.data.name}"
-        run = new_run(cfg.train.runs_dir, cfg.train.name or default_name)
+        run = Path(".")
+        if world.main:  # only rank 0 writes the run folder
+            run = new_run(cfg.train.runs_dir, cfg.train.name or default_name)
+            write_config(run, cfg)
         trainer.run = run
-        write_config(run, cfg)
         say(args, f"run folder {run}: {data.name} ({len(data)} images, {data.channels}x{data.resolution}"
                   f"x{data.resolution}), {cfg.model.arch}, {trainer.total_steps} steps on {trainer.device}")
-    from ganforge.train.loop import Interrupted
-
     try:
         last = trainer.fit()
     except Interrupted as err:
-        print(str(err), file=sys.stderr)
+        if world.main:
+            print(str(err), file=sys.stderr)
         return 130
     say(args, f"done: step {trainer.step}; samples in {run / 'samples'}; checkpoint {last}\n"
               f"generate with: ganforge generate {run} --grid samples.png")

@@ -78,6 +78,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
     threads: int | None = None        # CPU threads; None = PyTorch's default
+    sync_bn: bool = False             # several GPUs: BatchNorm statistics over the global batch
     runs_dir: str = "runs"            # parent of run folders
     name: str | None = None           # run name; None = the preset's
 

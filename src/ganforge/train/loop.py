@@ -23,9 +23,32 @@ from ganforge.errors import GanforgeError
 from ganforge.generate import generate, sample_z
 from ganforge.grid import save_grid
 from ganforge.models import build_discriminator, build_generator, is_conditional, model_kwargs
-from ganforge.train import checkpoint
+from ganforge.train import checkpoint, distributed
+from ganforge.train.distributed import World
 from ganforge.train.logger import RunLogger
 from ganforge.train.run_dir import write_text_atomic
+
+
+class NullLogger:
+    """What ranks other than 0 log to: nothing."""
+
+    def start(self, *a):
+        pass
+
+    def log(self, *a):
+        pass
+
+    def samples(self, *a):
+        pass
+
+    def event(self, *a):
+        pass
+
+    def say(self, *a):
+        pass
+
+    def close(self):
+        pass
 
 
 class Interrupted(Exception):
@@ -50,9 +73,11 @@ def resolve_device(name: str) -> torch.device:
 
 class Trainer:
     def __init__(self, cfg: Config, run: Path, data: ImageData, device: torch.device | None = None,
-                 quiet: bool = False):
+                 quiet: bool = False, world: World | None = None):
         t, m, o = cfg.train, cfg.model, cfg.optim
-        self.cfg, self.run, self.data, self.quiet = cfg, Path(run), data, quiet
+        self.cfg, self.run, self.data = cfg, Path(run), data
+        self.world = world or World()
+        self.quiet = quiet or not self.world.main
         self.device = device or resolve_device(t.device)
         if t.threads:
             torch.set_num_threads(t.threads)
@@ -60,20 +85,39 @@ class Trainer:
             raise GanforgeError(f"model {m.arch} is label-conditioned but dataset {data.name} has no labels; "
                                 "use a labelled dataset, or data.labels=true for a folder of class subfolders")
         check_batch(data, t.batch_size)
+        self.local_batch = distributed.check_batch(t.batch_size, self.world)  # this rank's share
+        if t.sync_bn and self.world.active and self.device.type != "cuda":
+            raise GanforgeError("train.sync_bn needs CUDA GPUs (PyTorch's SyncBatchNorm has no CPU path); "
+                                "drop it, or use a model without BatchNorm (mlp, keras-cifar) on CPU")
         torch.manual_seed(t.seed)
         self.conditional = is_conditional(m.arch)
         k = data.num_classes if self.conditional else 0
         self.kwargs = model_kwargs(m, data.resolution, data.channels, k)
-        self.G = build_generator(m.arch, self.kwargs).to(self.device)
-        self.D = build_discriminator(m.arch, self.kwargs).to(self.device)
-        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if t.ema > 0 else None
+        # G_raw / D_raw are the plain networks (sampling, EMA, checkpoints, G's phase uses D_raw);
+        # G / D are the same networks wrapped for gradient averaging when several processes train.
+        self.G_raw = build_generator(m.arch, self.kwargs).to(self.device)
+        self.D_raw = build_discriminator(m.arch, self.kwargs).to(self.device)
+        if t.sync_bn and self.world.active:
+            self.G_raw = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.G_raw)
+            self.D_raw = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.D_raw)
+        self.G_ema = copy.deepcopy(self.G_raw).eval().requires_grad_(False) if t.ema > 0 else None
+        self.G, self.D = self.G_raw, self.D_raw
+        if self.world.active:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.G, self.D = DDP(self.G_raw, device_ids=ids), DDP(self.D_raw, device_ids=ids)
         adam = {"betas": (o.beta1, o.beta2), "foreach": True}
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=o.lr_g, **adam)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.lr_d, **adam)
+        self.opt_g = torch.optim.Adam(self.G_raw.parameters(), lr=o.lr_g, **adam)
+        self.opt_d = torch.optim.Adam(self.D_raw.parameters(), lr=o.lr_d, **adam)
         self.loss = losses.build(t.loss, t.label_smoothing, t.gp_weight)
         # the Keras program updates D on half a batch of real, then half a batch of fake
-        self.d_batch = t.batch_size // 2 if t.d_update == "separate" else t.batch_size
-        self.batches = Batches(data, self.d_batch, self.device, seed=t.seed, workers=cfg.data.workers)
+        self.d_batch = t.batch_size // 2 if t.d_update == "separate" else t.batch_size  # global
+        if self.d_batch % self.world.size:
+            raise GanforgeError(f"half batches of {self.d_batch} do not split over {self.world.size} processes; "
+                                f"use a batch size that is a multiple of {2 * self.world.size}")
+        self.batches = Batches(data, self.d_batch // self.world.size, self.device, seed=t.seed,
+                               rank=self.world.rank, world=self.world.size, workers=cfg.data.workers)
         if self.batches.steps_per_epoch < 1:
             raise GanforgeError(f"dataset has {len(data)} images, fewer than one batch of {self.d_batch}")
         self.steps_per_epoch = self.batches.steps_per_epoch / t.d_steps
@@ -88,7 +132,7 @@ class Trainer:
         self.z_fixed = sample_z(n_fixed, m.z_dim, m.z_dist, generator=g)
         self._bad = torch.full((), -1, dtype=torch.long, device=self.device)  # first step with a NaN loss
         self.evaluator, self.best_value = None, None
-        if t.eval_every:  # built now so a missing judge or Inception file fails before training
+        if t.eval_every and self.world.main:  # built now: a missing judge or Inception file fails early
             from ganforge.metrics import Evaluator, parse_metrics
 
             self.evaluator = Evaluator(data.name, parse_metrics(t.eval_metrics), device=self.device)
@@ -98,11 +142,15 @@ class Trainer:
 
     # ---- phases -------------------------------------------------------------------------------
     def _z(self, n: int) -> torch.Tensor:
-        return sample_z(n, self.cfg.model.z_dim, self.cfg.model.z_dist, self.device)
+        """This rank's ``n`` latents: its slice of the global batch's noise, so that the ranks together
+        draw what one process would (every rank keeps the same RNG state)."""
+        w = self.world
+        z = sample_z(n * w.size, self.cfg.model.z_dim, self.cfg.model.z_dist, self.device)
+        return z[w.rank * n:(w.rank + 1) * n] if w.active else z
 
     def d_phase(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
         with torch.no_grad():  # no graph through G while D learns
-            fake = self.G(self._z(len(x)), y)
+            fake = self.G_raw(self._z(len(x)), y)
         if self.cfg.train.d_update == "separate":
             real_logits = self.D(x, y)
             l_real = self.loss.d_real(real_logits)
@@ -133,26 +181,26 @@ class Trainer:
         self._d_loss = d_loss.detach()
 
     def g_phase(self, y: torch.Tensor | None) -> None:
-        n = self.cfg.train.batch_size
+        n = self.local_batch
         if y is not None and len(y) != n:
             y = y.repeat(math.ceil(n / len(y)))[:n]
-        self.D.requires_grad_(False)  # D's weight gradients are not needed for G's step
-        try:
-            g_loss = self.loss.g(self.D(self.G(self._z(n), y), y))
+        self.D_raw.requires_grad_(False)  # D's weight gradients are not needed for G's step
+        try:  # the plain D: nothing of D's is synchronised in G's phase
+            g_loss = self.loss.g(self.D_raw(self.G(self._z(n), y), y))
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             self.opt_g.step()
         finally:
-            self.D.requires_grad_(True)
+            self.D_raw.requires_grad_(True)
         stats.report("g_loss", g_loss)
         self._g_loss = g_loss.detach()
 
     @torch.no_grad()
     def update_ema(self) -> None:
         beta = self.cfg.train.ema
-        for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
+        for pe, p in zip(self.G_ema.parameters(), self.G_raw.parameters()):
             pe.lerp_(p, 1 - beta)
-        for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
+        for be, b in zip(self.G_ema.buffers(), self.G_raw.buffers()):
             be.copy_(b)
 
     def train_step(self) -> None:
@@ -161,7 +209,7 @@ class Trainer:
         for _ in range(t.d_steps):
             x, y = self.batches.next()
             self.d_phase(x, y if self.conditional else None)
-            self.images_seen += len(x)
+            self.images_seen += len(x) * self.world.size  # global count
         for _ in range(t.g_steps):
             self.g_phase(y if self.conditional else None)
         if self.G_ema is not None:
@@ -176,7 +224,7 @@ class Trainer:
         return self.step / self.steps_per_epoch
 
     def modules(self) -> dict:
-        mods = {"G": self.G, "D": self.D}
+        mods = {"G": self.G_raw, "D": self.D_raw}
         if self.G_ema is not None:
             mods["G_ema"] = self.G_ema
         return mods
@@ -192,6 +240,8 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         self.check_finite()
+        if not self.world.main:  # only rank 0 writes
+            return None
         path = checkpoint.save(self.run / "checkpoints", self.step, self.modules(), self.meta, self.state())
         checkpoint.prune(self.run / "checkpoints", self.cfg.train.keep_ckpts)
         return path
@@ -220,7 +270,7 @@ class Trainer:
         self.best_value = s.get("best_value")
 
     def check_finite(self) -> None:
-        bad = int(self._bad)
+        bad = int(distributed.any_true(self._bad, self.world))
         if bad >= 0:
             last = checkpoint.latest(self.run / "checkpoints")
             kept = f"the last good checkpoint {last} is kept" if last else "no checkpoint was written"
@@ -230,7 +280,7 @@ class Trainer:
     # ---- outputs ------------------------------------------------------------------------------
     def sample_grid(self, path: Path) -> torch.Tensor:
         """A grid from the fixed noise, drawn by the EMA generator when there is one."""
-        imgs = generate(self.G_ema if self.G_ema is not None else self.G, self.z_fixed, self.y_fixed)
+        imgs = generate(self.G_ema if self.G_ema is not None else self.G_raw, self.z_fixed, self.y_fixed)
         labels = [self.data.classes[i] for i in range(self.data.num_classes)] if self.conditional else None
         save_grid(imgs, path, nrow=8, row_labels=labels)
         return imgs
@@ -238,8 +288,8 @@ class Trainer:
     @torch.no_grad()
     def d_accuracy(self, n: int = 1000) -> tuple[float, float]:
         """The Keras program's check: share of real images D calls real, and of fakes it calls fake."""
-        was = self.D.training
-        self.D.eval()
+        was = self.D_raw.training
+        self.D_raw.eval()
         try:
             g = torch.Generator().manual_seed(self.step)
             idx = torch.randperm(len(self.data), generator=g)[:n]
@@ -253,12 +303,12 @@ class Trainer:
             x = x.to(self.device).float() / 127.5 - 1
             y = y.to(self.device) if (y is not None and self.conditional) else None
             z = sample_z(len(x), self.cfg.model.z_dim, self.cfg.model.z_dist, generator=g).to(self.device)
-            fake = generate(self.G, z, y).to(self.device)
+            fake = generate(self.G_raw, z, y).to(self.device)
             threshold = 0.5 if self.cfg.train.loss == "lsgan" else 0.0
-            acc_real = (self.D(x, y) > threshold).float().mean().item()
-            acc_fake = (self.D(fake, y) <= threshold).float().mean().item()
+            acc_real = (self.D_raw(x, y) > threshold).float().mean().item()
+            acc_fake = (self.D_raw(fake, y) <= threshold).float().mean().item()
         finally:
-            self.D.train(was)
+            self.D_raw.train(was)
         return acc_real, acc_fake
 
     # ---- the loop -----------------------------------------------------------------------------
@@ -269,7 +319,9 @@ class Trainer:
 
     def fit(self, logger: RunLogger | None = None) -> Path:
         t = self.cfg.train
-        logger = logger or RunLogger(self.run, self.total_steps, self.step, quiet=self.quiet)
+        main = self.world.main
+        if logger is None:
+            logger = RunLogger(self.run, self.total_steps, self.step, quiet=self.quiet) if main else NullLogger()
         old = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
         last_ckpt = None
         epoch_steps = max(1, round(self.steps_per_epoch * t.eval_every_epochs)) if t.eval_every_epochs else 0
@@ -278,16 +330,20 @@ class Trainer:
             logger.start(self.step, self.images_seen)
             while self.step < self.total_steps and not self._stop:
                 self.train_step()
-                last = self.step == self.total_steps or time.monotonic() > deadline
+                over = time.monotonic() > deadline
+                if self.world.active:  # every rank stops at the same step (Ctrl-C, time limit)
+                    flags = distributed.any_true(torch.tensor([int(self._stop), int(over)]), self.world)
+                    self._stop, over = bool(flags[0]), bool(flags[1])
+                last = self.step == self.total_steps or over
                 if self.step % t.log_every == 0 or last:
                     self.check_finite()
                     logger.log(self.step, self.epoch, self.images_seen, stats.flush())
-                if self.step % t.sample_every == 0 or last:
+                if main and (self.step % t.sample_every == 0 or last):
                     imgs = self.sample_grid(self.run / "samples" / f"step-{self.step:08d}.png")
                     logger.samples(self.step, imgs, self._last_logits, self.z_fixed)
-                if epoch_steps and self.step % epoch_steps == 0:
+                if main and epoch_steps and self.step % epoch_steps == 0:
                     self.keras_eval(logger)
-                if t.eval_every and (self.step % t.eval_every == 0 or last):
+                if main and t.eval_every and (self.step % t.eval_every == 0 or last):
                     self.quality_eval(logger)
                 if self.step % t.ckpt_every == 0 or last:
                     last_ckpt = self.save_checkpoint()
@@ -315,7 +371,7 @@ class Trainer:
                      generator=torch.Generator().manual_seed(t.seed + 2))
         y = torch.arange(t.eval_samples) % self.data.num_classes if self.conditional else None
         ema = self.G_ema is not None
-        imgs = to_uint8(generate(self.G_ema if ema else self.G, z, y))
+        imgs = to_uint8(generate(self.G_ema if ema else self.G_raw, z, y))
         results = self.evaluator(imgs, y, step=self.step, ema=ema)
         for r in results:
             logger.event(self.step, r.record(), f"step {self.step}: {r.metric} {r.value:.4f}")
@@ -331,7 +387,7 @@ class Trainer:
         epoch = round(self.epoch)
         self.sample_grid(self.run / "samples" / f"epoch-{epoch:04d}.png")
         checkpoint.save_weights(self.run / "checkpoints" / f"generator-e{epoch:04d}.safetensors",
-                                {"G": self.G}, {**self.meta, "step": self.step})
+                                {"G": self.G_raw}, {**self.meta, "step": self.step})
         logger.event(self.step, {"kind": "d_accuracy", "epoch": epoch, "acc_real": acc_real, "acc_fake": acc_fake},
                      f"epoch {epoch}: D accuracy real {acc_real:.0%}, fake {acc_fake:.0%}")
 

@@ -1,0 +1,73 @@
+"""Several processes (``torchrun --nproc-per-node N -m ganforge train ...``): gloo on CPU, NCCL on GPU.
+
+``train.batch_size`` stays the global batch: each rank takes its slice of every global batch (see
+``data/batches.py``) and its slice of the global noise, so N ranks together compute what one
+process with the same batch would (exactly so without BatchNorm, or with ``train.sync_bn``). G and D
+are wrapped in DistributedDataParallel separately, since wrapping the whole GAN would break the
+alternating updates; only rank 0 writes the run folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from ganforge.errors import GanforgeError
+
+
+@dataclass
+class World:
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.size > 1
+
+
+def setup(device_name: str) -> tuple[World, str]:
+    """Join the process group when started by torchrun; returns the world and the device to use."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1:
+        return World(), device_name
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = device_name in ("auto", "cuda") and torch.cuda.is_available()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    if use_cuda:
+        torch.cuda.set_device(local)
+        return World(rank, size, local), f"cuda:{local}"
+    return World(rank, size, local), "cpu" if device_name == "auto" else device_name
+
+
+def check_batch(batch_size: int, world: World) -> int:
+    if batch_size % world.size:
+        raise GanforgeError(f"train.batch_size {batch_size} does not split evenly over {world.size} processes; "
+                            f"use a multiple of {world.size}")
+    return batch_size // world.size
+
+
+def any_true(flag: torch.Tensor, world: World) -> torch.Tensor:
+    """Largest value of ``flag`` over all ranks (used so every rank stops on a NaN together)."""
+    if world.active:
+        flag = flag.clone()
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return flag
+
+
+def barrier(world: World) -> None:
+    if world.active:
+        dist.barrier()
+
+
+def shutdown(world: World) -> None:
+    if world.active and dist.is_initialized():
+        dist.destroy_process_group()

@@ -79,6 +79,7 @@ class TrainConfig:
     device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
     threads: int | None = None        # CPU threads; None = PyTorch's default
     sync_bn: bool = False             # several GPUs: BatchNorm statistics over the global batch
+    channels_last: bool = True        # NHWC memory layout for conv models (faster convolutions)
     runs_dir: str = "runs"            # parent of run folders
     name: str | None = None           # run name; None = the preset's
 

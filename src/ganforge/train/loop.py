@@ -101,6 +101,12 @@ class Trainer:
             self.G_raw = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.G_raw)
             self.D_raw = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.D_raw)
         self.G_ema = copy.deepcopy(self.G_raw).eval().requires_grad_(False) if t.ema > 0 else None
+        # channels_last suits oneDNN/cuDNN convolutions; MLPs have nothing to gain
+        self.channels_last = t.channels_last and m.arch != "mlp"
+        if self.channels_last:
+            self.G_raw.to(memory_format=torch.channels_last)
+            self.D_raw.to(memory_format=torch.channels_last)
+        self._fake = None
         self.G, self.D = self.G_raw, self.D_raw
         if self.world.active:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -148,9 +154,17 @@ class Trainer:
         z = sample_z(n * w.size, self.cfg.model.z_dim, self.cfg.model.z_dist, self.device)
         return z[w.rank * n:(w.rank + 1) * n] if w.active else z
 
-    def d_phase(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
-        with torch.no_grad():  # no graph through G while D learns
-            fake = self.G_raw(self._z(len(x)), y)
+    def d_phase(self, x: torch.Tensor, y: torch.Tensor | None, keep_fake: bool = False) -> None:
+        """One D step. With ``keep_fake`` the fakes are made with G's graph kept, and G's next step
+        reuses them instead of running G again (one G forward per iteration instead of two)."""
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if keep_fake:
+            self._fake = self.G(self._z(len(x)), y)
+            fake = self._fake.detach()
+        else:
+            with torch.no_grad():  # no graph through G while D learns
+                fake = self.G_raw(self._z(len(x)), y)
         if self.cfg.train.d_update == "separate":
             real_logits = self.D(x, y)
             l_real = self.loss.d_real(real_logits)
@@ -180,13 +194,15 @@ class Trainer:
         stats.report("D(G(z))", prob(fake_logits.detach()))
         self._d_loss = d_loss.detach()
 
-    def g_phase(self, y: torch.Tensor | None) -> None:
+    def g_phase(self, y: torch.Tensor | None, fake: torch.Tensor | None = None) -> None:
         n = self.local_batch
         if y is not None and len(y) != n:
             y = y.repeat(math.ceil(n / len(y)))[:n]
+        if fake is None:
+            fake = self.G(self._z(n), y)
         self.D_raw.requires_grad_(False)  # D's weight gradients are not needed for G's step
         try:  # the plain D: nothing of D's is synchronised in G's phase
-            g_loss = self.loss.g(self.D_raw(self.G(self._z(n), y), y))
+            g_loss = self.loss.g(self.D_raw(fake, y))
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             self.opt_g.step()
@@ -206,12 +222,14 @@ class Trainer:
     def train_step(self) -> None:
         t = self.cfg.train
         y = None
+        reuse = t.d_steps == 1 and t.g_steps == 1 and t.d_update == "joint"
         for _ in range(t.d_steps):
             x, y = self.batches.next()
-            self.d_phase(x, y if self.conditional else None)
+            self.d_phase(x, y if self.conditional else None, keep_fake=reuse)
             self.images_seen += len(x) * self.world.size  # global count
         for _ in range(t.g_steps):
-            self.g_phase(y if self.conditional else None)
+            self.g_phase(y if self.conditional else None, self._fake if reuse else None)
+        self._fake = None
         if self.G_ema is not None:
             self.update_ema()
         self.step += 1

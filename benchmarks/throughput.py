@@ -1,0 +1,232 @@
+"""Training and generation throughput beside a textbook training loop, measured in the same run.
+
+For each setup (``dcgan64``: PyTorch's DCGAN at 64 px, ngf=ndf=64, nz=100, batch 64; ``fashion28``:
+DCGAN on Fashion-MNIST at 28 px, batch 64) two loops train the same architecture on the same images:
+
+- textbook: per-image PIL DataLoader (2 workers, Resize/ToTensor/Normalize), Sigmoid + BCELoss,
+  NCHW, weight gradients everywhere, a ``.item()`` per step, Adam with its CPU defaults;
+- ganforge: the real ``Trainer.train_step`` on the uint8 tensor cache.
+
+Each loop runs in its own process (so peak RSS is its own; the textbook's loader workers are
+reported apart, since they, not the main process, touch its images): images/s is the median over timed
+windows after warm-up; FLOPs per step come from ``torch.utils.flop_counter``; GFLOP/s is set
+beside this machine's measured fp32 matmul peak. Generation: 10,000 images through
+``ganforge.generate``. Results: ``benchmarks/results/throughput.json``.
+
+    python benchmarks/throughput.py            # both setups
+    python benchmarks/throughput.py --setups fashion28 --windows 3
+    GANFORGE_BENCH_OVERRIDES="train.channels_last=false" python benchmarks/throughput.py   # an ablation
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+SETUPS = {  # name -> (dataset, resolution, channels, ngf=ndf, z_dim, batch)
+    "dcgan64": ("fashion-mnist", 64, 3, 64, 100, 64),
+    "fashion28": ("fashion-mnist", 28, 1, 64, 100, 64),
+}
+
+
+def images_for(dataset: str, resolution: int, channels: int):
+    from ganforge.config import DataConfig
+    from ganforge.data import load_dataset
+    from ganforge.errors import GanforgeError
+
+    try:
+        return load_dataset(DataConfig(name=dataset, resolution=resolution, channels=channels, download=False))
+    except GanforgeError:  # no Fashion-MNIST here: the bundled digits, same shapes
+        return load_dataset(DataConfig(name="digits", resolution=resolution, channels=channels))
+
+
+def matmul_peak_gflops(n: int = 2048, reps: int = 10) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
+
+
+# ---- the textbook loop --------------------------------------------------------------------------
+class PILImages(torch.utils.data.Dataset):
+    """What a textbook script does: a PIL image per item through torchvision transforms."""
+
+    def __init__(self, images, resolution, channels):
+        import torchvision.transforms as T
+
+        self.arrays = images.permute(0, 2, 3, 1).numpy()
+        norm = T.Normalize((0.5,) * channels, (0.5,) * channels)
+        self.tf = T.Compose([T.Resize(resolution), T.CenterCrop(resolution), T.ToTensor(), norm])
+
+    def __len__(self):
+        return len(self.arrays)
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        a = self.arrays[i]
+        return self.tf(Image.fromarray(a[..., 0] if a.shape[2] == 1 else a)), 0
+
+
+def textbook(setup: str, warmup: int, windows: int, per_window: int) -> dict:
+    from ganforge.models import build_discriminator, build_generator
+
+    dataset, res, ch, width, nz, batch = SETUPS[setup]
+    data = images_for(dataset, res, ch)
+    kw = {"resolution": res, "channels": ch, "z_dim": nz, "ngf": width, "ndf": width}
+    G, D = build_generator("dcgan", kw), build_discriminator("dcgan", kw)
+    netD = torch.nn.Sequential(D, torch.nn.Sigmoid())
+    criterion = torch.nn.BCELoss()
+    opt_d = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    loader = torch.utils.data.DataLoader(PILImages(data.images, res, ch), batch_size=batch, shuffle=True,
+                                         num_workers=2, drop_last=True)
+
+    def step(real):
+        b = real.size(0)
+        netD.zero_grad()
+        err_real = criterion(netD(real).view(-1), torch.ones(b))
+        err_real.backward()
+        fake = G(torch.randn(b, nz))
+        err_fake = criterion(netD(fake.detach()).view(-1), torch.zeros(b))
+        err_fake.backward()
+        opt_d.step()
+        G.zero_grad()
+        err_g = criterion(netD(fake).view(-1), torch.ones(b))
+        err_g.backward()
+        opt_g.step()
+        return err_real.item() + err_fake.item(), err_g.item()
+
+    it = iter(loader)
+
+    def next_batch():
+        nonlocal it
+        try:
+            return next(it)[0]
+        except StopIteration:
+            it = iter(loader)
+            return next(it)[0]
+
+    return timed(lambda: step(next_batch()), batch, warmup, windows, per_window,
+                 flops_of=lambda: step(next_batch()))
+
+
+# ---- ganforge -----------------------------------------------------------------------------------
+def ganforge_loop(setup: str, warmup: int, windows: int, per_window: int) -> dict:
+    from ganforge import config as C
+    from ganforge import stats
+    from ganforge.generate import generate, sample_z
+    from ganforge.train.loop import Trainer
+
+    dataset, res, ch, width, nz, batch = SETUPS[setup]
+    data = images_for(dataset, res, ch)
+    cfg = C.build("quick", overrides=[f"data.resolution={res}", f"model.ngf={width}", f"model.ndf={width}",
+                                      f"model.z_dim={nz}", f"train.batch_size={batch}", "optim.lr_g=2e-4",
+                                      *os.environ.get("GANFORGE_BENCH_OVERRIDES", "").split()])
+    trainer = Trainer(cfg, Path("."), data, quiet=True)
+
+    def step():
+        trainer.train_step()
+        if trainer.step % 20 == 0:
+            stats.flush()
+
+    out = timed(step, batch, warmup, windows, per_window, flops_of=step)
+    stats.flush()
+    out["peak_rss_mib"] = peak_rss_mib()  # training's peak, before generation adds its own
+    n = 10000
+    z = sample_z(n, nz, "normal", generator=torch.Generator().manual_seed(0))
+    generate(trainer.G_raw, z[:256])
+    t = time.perf_counter()
+    generate(trainer.G_raw, z)
+    out["generation_images_per_s"] = round(n / (time.perf_counter() - t), 1)
+    out["peak_rss_with_generation_mib"] = peak_rss_mib()
+    return out
+
+
+def peak_rss_mib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def timed(step, batch, warmup, windows, per_window, flops_of) -> dict:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    for _ in range(warmup):
+        step()
+    rates = []
+    for _ in range(windows):
+        t = time.perf_counter()
+        for _ in range(per_window):
+            step()
+        rates.append(batch * per_window / (time.perf_counter() - t))
+    with FlopCounterMode(display=False) as fc:
+        flops_of()
+    ips = statistics.median(rates)
+    flops = fc.get_total_flops()
+    return {"images_per_s": round(ips, 2), "window_images_per_s": [round(r, 2) for r in rates],
+            "s_per_step": round(batch / ips, 4), "gflop_per_step": round(flops / 1e9, 3),
+            "achieved_gflops": round(flops / 1e9 * ips / batch, 1)}
+
+
+def child(args) -> None:
+    fn = textbook if args.child == "textbook" else ganforge_loop
+    out = fn(args.setup, args.warmup, args.windows, args.per_window)
+    out.setdefault("peak_rss_mib", peak_rss_mib())
+    # the textbook loop reads its images inside DataLoader worker processes: their largest peak
+    out["workers_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    out["threads"] = torch.get_num_threads()
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--windows", type=int, default=5)
+    ap.add_argument("--per-window", type=int, default=4)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "throughput.json")
+    ap.add_argument("--child", choices=["textbook", "ganforge"], help=argparse.SUPPRESS)
+    ap.add_argument("--setup", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        return child(args)
+    result = {"benchmark": "throughput", "torch": torch.__version__, "cpu_count": os.cpu_count(),
+              "machine": platform.machine(), "matmul_peak_gflops": round(matmul_peak_gflops(), 1), "setups": {}}
+    print(f"fp32 matmul peak: {result['matmul_peak_gflops']} GFLOP/s", flush=True)
+    for setup in args.setups:
+        row = {}
+        for loop in ("textbook", "ganforge"):
+            cmd = [sys.executable, __file__, "--child", loop, "--setup", setup, "--warmup", str(args.warmup),
+                   "--windows", str(args.windows), "--per-window", str(args.per_window)]
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            line = next((x for x in p.stdout.splitlines() if x.startswith("RESULT ")), None)
+            if line is None:
+                raise SystemExit(f"{loop} {setup} failed:\n{p.stderr[-2000:]}")
+            row[loop] = json.loads(line[7:])
+            print(f"{setup} {loop}: {row[loop]}", flush=True)
+        tb, gf = row["textbook"], row["ganforge"]
+        row["speedup"] = round(gf["images_per_s"] / tb["images_per_s"], 3)
+        row["generation_over_training"] = round(gf["generation_images_per_s"] / gf["images_per_s"], 1)
+        row["peak_rss_ratio"] = round(gf["peak_rss_mib"] / tb["peak_rss_mib"], 3)
+        result["setups"][setup] = row
+        print(f"{setup}: training {row['speedup']}x the textbook loop; generation "
+              f"{row['generation_over_training']}x training; peak RSS ratio {row['peak_rss_ratio']}", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

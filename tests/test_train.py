@@ -61,6 +61,7 @@ CASES = {
     "cdcgan-two-g-steps": ["--arch", "cdcgan", "--g-steps", "2", "train.label_smoothing=0.1"],
     "keras-separate-dropout": ["--arch", "keras-cifar", "train.d_update=separate", "model.dropout=0.4"],
     "mlp-wgan-gp": ["--arch", "mlp", "--loss", "wgan-gp", "--d-steps", "2"],
+    "dcgan-fp16-amp": ["train.amp=fp16"],  # gradient scalers must resume where they were
 }
 
 
@@ -82,8 +83,18 @@ def test_resume_gives_the_same_weights_as_an_unbroken_run(tmp_path, case):
     sb = checkpoint.load_state(b / "checkpoints" / "ckpt-00000012.safetensors")
     assert sa["batches"]["epoch"] == sb["batches"]["epoch"] >= 1
     assert torch.equal(sa["rng_cpu"], sb["rng_cpu"])
+    assert sa["scaler_d"] == sb["scaler_d"] and sa["scaler_g"] == sb["scaler_g"]
     # the last log window (steps 11-12) is the same in both; earlier windows differ where b stopped
     assert train_records(a)[-1]["d_loss"] == train_records(b)[-1]["d_loss"]
+
+
+def test_mixed_precision_trains_and_keeps_fp32_weights(tmp_path):
+    assert train(tmp_path, "--steps", "3", "train.amp=bf16") == 0
+    w = load_file(checkpoint.latest(only_run(tmp_path) / "checkpoints"))
+    floats = [v for k, v in w.items() if v.is_floating_point()]
+    assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in floats)
+    s = checkpoint.load_state(checkpoint.latest(only_run(tmp_path) / "checkpoints"))
+    assert s["scaler_d"] == {}  # bf16 needs no loss scaling: the scaler stays off
 
 
 def test_generate_is_deterministic_and_has_every_output(tmp_path):

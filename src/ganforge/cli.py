@@ -6,6 +6,7 @@ Every user mistake surfaces as one line on stderr and a non-zero exit code, neve
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -114,8 +115,6 @@ def _train(args, C, flags, world, device) -> int:
     if args.resume:
         run = find_run(args.resume, flags.get("runs_dir") or "runs")
         cfg = C.from_dict(C.load_yaml(run / "config.yaml"))
-        import copy
-
         before = copy.deepcopy((cfg.data, cfg.model))
         C.apply_overrides(cfg, flags, args.overrides)
         if (cfg.data, cfg.model) != before:

@@ -80,6 +80,8 @@ class TrainConfig:
     threads: int | None = None        # CPU threads; None = PyTorch's default
     sync_bn: bool = False             # several GPUs: BatchNorm statistics over the global batch
     channels_last: bool = True        # NHWC memory layout for conv models (faster convolutions)
+    amp: str = "auto"                 # mixed precision: auto (bf16/fp16 on CUDA, off on CPU) | off | bf16 | fp16
+    cudnn_benchmark: bool = True      # CUDA: let cuDNN pick the fastest convolution algorithms
     runs_dir: str = "runs"            # parent of run folders
     name: str | None = None           # run name; None = the preset's
 
@@ -319,6 +321,7 @@ def validate(cfg: Config) -> None:
     _choice(m.z_dist, ("normal", "uniform"), "model.z_dist")
     _choice(t.loss, LOSSES, "train.loss")
     _choice(t.d_update, ("joint", "separate"), "train.d_update")
+    _choice(t.amp, ("auto", "off", "bf16", "fp16"), "train.amp")
     positive = {"data.resolution": d.resolution, "model.z_dim": m.z_dim, "model.ngf": m.ngf, "model.ndf": m.ndf,
                 "model.hidden": m.hidden, "train.batch_size": t.batch_size, "train.d_steps": t.d_steps,
                 "train.g_steps": t.g_steps, "train.sample_every": t.sample_every, "train.ckpt_every": t.ckpt_every,

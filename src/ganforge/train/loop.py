@@ -117,6 +117,16 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.G_raw.parameters(), lr=o.lr_g, **adam)
         self.opt_d = torch.optim.Adam(self.D_raw.parameters(), lr=o.lr_d, **adam)
         self.loss = losses.build(t.loss, t.label_smoothing, t.gp_weight)
+        # mixed precision: bf16 where the GPU has it, else fp16 with gradient scaling; off on CPU
+        amp = t.amp
+        if amp == "auto":
+            bf16 = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
+            amp = "off" if self.device.type != "cuda" else ("bf16" if bf16 else "fp16")
+        self.amp_dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+        self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=amp == "fp16")
+        self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=amp == "fp16")
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = t.cudnn_benchmark
         # the Keras program updates D on half a batch of real, then half a batch of fake
         self.d_batch = t.batch_size // 2 if t.d_update == "separate" else t.batch_size  # global
         if self.d_batch % self.world.size:
@@ -147,6 +157,15 @@ class Trainer:
                      if self.conditional else None, "dataset": data.name, "resolution": data.resolution}
 
     # ---- phases -------------------------------------------------------------------------------
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+
+    def _d_update(self, loss: torch.Tensor) -> None:
+        self.opt_d.zero_grad(set_to_none=True)
+        self.scaler_d.scale(loss).backward()  # scaling is a no-op unless fp16
+        self.scaler_d.step(self.opt_d)
+        self.scaler_d.update()
+
     def _z(self, n: int) -> torch.Tensor:
         """This rank's ``n`` latents: its slice of the global batch's noise, so that the ranks together
         draw what one process would (every rank keeps the same RNG state)."""
@@ -159,34 +178,32 @@ class Trainer:
         reuses them instead of running G again (one G forward per iteration instead of two)."""
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        if keep_fake:
-            self._fake = self.G(self._z(len(x)), y)
-            fake = self._fake.detach()
-        else:
-            with torch.no_grad():  # no graph through G while D learns
-                fake = self.G_raw(self._z(len(x)), y)
+        with self._autocast():
+            if keep_fake:
+                self._fake = self.G(self._z(len(x)), y)
+                fake = self._fake.detach()
+            else:
+                with torch.no_grad():  # no graph through G while D learns
+                    fake = self.G_raw(self._z(len(x)), y)
         if self.cfg.train.d_update == "separate":
-            real_logits = self.D(x, y)
+            with self._autocast():
+                real_logits = self.D(x, y).float()
             l_real = self.loss.d_real(real_logits)
-            self.opt_d.zero_grad(set_to_none=True)
-            l_real.backward()
-            self.opt_d.step()
-            fake_logits = self.D(fake, y)
+            self._d_update(l_real)
+            with self._autocast():
+                fake_logits = self.D(fake, y).float()
             l_fake = self.loss.d_fake(fake_logits)
-            self.opt_d.zero_grad(set_to_none=True)
-            l_fake.backward()
-            self.opt_d.step()
+            self._d_update(l_fake)
             d_loss = l_real.detach() + l_fake.detach()
         else:
-            real_logits, fake_logits = self.D(x, y), self.D(fake, y)
+            with self._autocast():
+                real_logits, fake_logits = self.D(x, y).float(), self.D(fake, y).float()
             d_loss = self.loss.d_real(real_logits) + self.loss.d_fake(fake_logits)
-            gp = self.loss.penalty(self.D, x, fake, y)
+            gp = self.loss.penalty(self.D, x, fake.float(), y)  # in fp32: a gradient of a gradient
             if gp is not None:
                 stats.report("gp", gp)
                 d_loss = d_loss + gp
-            self.opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.opt_d.step()
+            self._d_update(d_loss)
         self._last_logits = (real_logits.detach(), fake_logits.detach())
         stats.report("d_loss", d_loss)
         prob = torch.sigmoid if self.loss.probability_outputs else (lambda v: v)
@@ -198,14 +215,17 @@ class Trainer:
         n = self.local_batch
         if y is not None and len(y) != n:
             y = y.repeat(math.ceil(n / len(y)))[:n]
-        if fake is None:
-            fake = self.G(self._z(n), y)
         self.D_raw.requires_grad_(False)  # D's weight gradients are not needed for G's step
         try:  # the plain D: nothing of D's is synchronised in G's phase
-            g_loss = self.loss.g(self.D_raw(fake, y))
+            with self._autocast():
+                if fake is None:
+                    fake = self.G(self._z(n), y)
+                logits = self.D_raw(fake, y).float()
+            g_loss = self.loss.g(logits)
             self.opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.opt_g.step()
+            self.scaler_g.scale(g_loss).backward()
+            self.scaler_g.step(self.opt_g)
+            self.scaler_g.update()
         finally:
             self.D_raw.requires_grad_(True)
         stats.report("g_loss", g_loss)
@@ -251,7 +271,8 @@ class Trainer:
         s = {"step": self.step, "images_seen": self.images_seen, "batches": self.batches.state_dict(),
              "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
              "rng_cpu": torch.get_rng_state(), "z_fixed": self.z_fixed, "y_fixed": self.y_fixed,
-             "best_value": self.best_value}
+             "best_value": self.best_value, "scaler_d": self.scaler_d.state_dict(),
+             "scaler_g": self.scaler_g.state_dict()}
         if self.device.type == "cuda":
             s["rng_cuda"] = torch.cuda.get_rng_state(self.device)
         return s
@@ -286,6 +307,9 @@ class Trainer:
             torch.cuda.set_rng_state(s["rng_cuda"], self.device)
         self.z_fixed, self.y_fixed = s["z_fixed"], s["y_fixed"]
         self.best_value = s.get("best_value")
+        if s.get("scaler_d"):  # fp16 runs: the loss scales go on where they were
+            self.scaler_d.load_state_dict(s["scaler_d"])
+            self.scaler_g.load_state_dict(s["scaler_g"])
 
     def check_finite(self) -> None:
         bad = int(distributed.any_true(self._bad, self.world))

@@ -82,6 +82,7 @@ class TrainConfig:
     channels_last: bool = True        # NHWC memory layout for conv models (faster convolutions)
     amp: str = "auto"                 # mixed precision: auto (bf16/fp16 on CUDA, off on CPU) | off | bf16 | fp16
     cudnn_benchmark: bool = True      # CUDA: let cuDNN pick the fastest convolution algorithms
+    compile: bool = False             # torch.compile the training forwards (first steps pay the compile)
     runs_dir: str = "runs"            # parent of run folders
     name: str | None = None           # run name; None = the preset's
 

@@ -113,6 +113,9 @@ class Trainer:
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.G, self.D = DDP(self.G_raw, device_ids=ids), DDP(self.D_raw, device_ids=ids)
+        self.D_g = self.D_raw  # the D of G's phase
+        if t.compile:  # the training forwards only; checkpoints and sampling use the plain modules
+            self.G, self.D, self.D_g = torch.compile(self.G), torch.compile(self.D), torch.compile(self.D_raw)
         adam = {"betas": (o.beta1, o.beta2), "foreach": True}
         self.opt_g = torch.optim.Adam(self.G_raw.parameters(), lr=o.lr_g, **adam)
         self.opt_d = torch.optim.Adam(self.D_raw.parameters(), lr=o.lr_d, **adam)
@@ -220,7 +223,7 @@ class Trainer:
             with self._autocast():
                 if fake is None:
                     fake = self.G(self._z(n), y)
-                logits = self.D_raw(fake, y).float()
+                logits = self.D_g(fake, y).float()
             g_loss = self.loss.g(logits)
             self.opt_g.zero_grad(set_to_none=True)
             self.scaler_g.scale(g_loss).backward()

@@ -265,9 +265,6 @@ def cmd_generate(args) -> int:
 
 
 # ---- eval -------------------------------------------------------------------------------------
-EVAL_RESOLUTION = {"digits": 32, "mnist": 28, "fashion-mnist": 28, "cifar10": 32}
-
-
 def cmd_eval(args) -> int:
     import torch
 
@@ -275,7 +272,7 @@ def cmd_eval(args) -> int:
     from ganforge.data import load_dataset
     from ganforge.generate import generate, load_generator, seeded_z
     from ganforge.grid import to_uint8
-    from ganforge.metrics import Evaluator, parse_metrics
+    from ganforge.metrics import EVAL_RESOLUTION, Evaluator, parse_metrics
     from ganforge.metrics.train_judge import JUDGE_DATA
     from ganforge.train.loop import resolve_device
     from ganforge.train.run_dir import append_jsonl, is_run

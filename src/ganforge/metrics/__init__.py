@@ -26,6 +26,8 @@ from ganforge.metrics.judge import RESIZE_FILTER, Judge, load_judge
 JUDGE_METRICS = {"fd": "lower", "coverage": "higher", "class-acc": "higher"}
 INCEPTION_METRICS = {"fid": "lower", "kid": "lower", "is": "higher", "pr": "higher"}
 METRICS = {**JUDGE_METRICS, **INCEPTION_METRICS}
+# Resolution at which each dataset's images are scored (digits as trained: upscaled from 8 px to 32).
+EVAL_RESOLUTION = {"digits": 32, "mnist": 28, "fashion-mnist": 28, "cifar10": 32}
 
 
 @dataclass
@@ -130,7 +132,7 @@ class Evaluator:
                 out.append(Result("class-acc", float(hit.mean()), base, {"per_class": per}))
         wanted = [m for m in self.metrics if m in INCEPTION_METRICS]
         if wanted:
-            native = {"digits": 32, "mnist": 28, "fashion-mnist": 28, "cifar10": 32}.get(self.dataset, res)
+            native = EVAL_RESOLUTION.get(self.dataset, res)
             ref = reference_images(self.dataset, self.split, self.n_ref, native)
             key = f"{self.dataset}-{self.split}-{len(ref)}-{native}"
             values = inception.compute(samples, ref, key, wanted, self.weights, self.device)

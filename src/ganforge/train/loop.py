@@ -18,7 +18,7 @@ import torch
 from ganforge import losses, stats
 from ganforge.config import Config, to_yaml
 from ganforge.data import ImageData, check_batch
-from ganforge.data.batches import Batches
+from ganforge.data.batches import Batches, to_unit_range
 from ganforge.errors import GanforgeError
 from ganforge.generate import generate, sample_z
 from ganforge.grid import save_grid
@@ -257,7 +257,7 @@ class Trainer:
             self.update_ema()
         self.step += 1
         finite = torch.isfinite(self._d_loss) & torch.isfinite(self._g_loss)
-        self._bad = torch.where((self._bad < 0) & ~finite, torch.tensor(self.step, device=self.device), self._bad)
+        self._bad = torch.where((self._bad < 0) & ~finite, self.step, self._bad)
 
     # ---- state --------------------------------------------------------------------------------
     @property
@@ -341,11 +341,11 @@ class Trainer:
             if self.data.images is not None:
                 x = self.data.images[idx]
                 y = self.data.labels[idx] if self.data.labels is not None else None
-            else:
-                items = [self.data.stream[int(i)] for i in idx[:256]]
-                x, y = torch.stack([it[0] for it in items if it]), None
-                y = torch.tensor([it[1] for it in items if it]) if self.data.labels is not None else None
-            x = x.to(self.device).float() / 127.5 - 1
+            else:  # streamed: decode a few hundred, leaving out unreadable files
+                items = [it for it in (self.data.stream[int(i)] for i in idx[:256]) if it is not None]
+                x = torch.stack([it[0] for it in items])
+                y = torch.tensor([it[1] for it in items]) if self.data.labels is not None else None
+            x = to_unit_range(x.to(self.device))
             y = y.to(self.device) if (y is not None and self.conditional) else None
             z = sample_z(len(x), self.cfg.model.z_dim, self.cfg.model.z_dist, generator=g).to(self.device)
             fake = generate(self.G_raw, z, y).to(self.device)

@@ -101,9 +101,12 @@ def cmd_train(args) -> int:
     if world.active:
         args.quiet = args.quiet or not world.main
     try:
-        return _train(args, C, flags, world, device)
-    finally:
-        distributed.shutdown(world)
+        rc = _train(args, C, flags, world, device)
+    except BaseException:
+        distributed.shutdown(world, finished=False)
+        raise
+    distributed.shutdown(world)
+    return rc
 
 
 def _train(args, C, flags, world, device) -> int:

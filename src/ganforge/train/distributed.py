@@ -10,6 +10,7 @@ alternating updates; only rank 0 writes the run folder.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import torch
@@ -68,6 +69,17 @@ def barrier(world: World) -> None:
         dist.barrier()
 
 
-def shutdown(world: World) -> None:
+def shutdown(world: World, finished: bool = True) -> None:
+    """Leave the process group once every rank is done, and let gloo's worker threads finish.
+
+    A gloo worker thread frees each finished collective's tensors itself, and that needs the GIL;
+    should it still be waiting for the GIL when Python starts finalizing, the process aborts
+    ("terminate called without an active exception", SIGABRT). DDP keeps the group and its threads
+    alive past ``destroy_process_group``, so instead of joining them we hand over the GIL for a moment
+    after the last collective, which is all those threads still need. ``finished=False`` (this rank is
+    failing) skips the barrier, which the other ranks might never reach."""
     if world.active and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
+        time.sleep(0.1)

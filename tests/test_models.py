@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from ganforge import losses
+from ganforge.generate import generate, sampling_batch
 from ganforge.models import ARCHS, build_discriminator, build_generator, count_params, is_conditional
 from ganforge.models.dcgan import stage_sizes
 
@@ -76,3 +77,32 @@ def test_mlp_parameter_count_closed_form():
     kw = {"resolution": 28, "channels": 1, "z_dim": z, "hidden": h}
     assert count_params(build_generator("mlp", kw)) == (z * h + h) + (h * 2 * h + 2 * h) + (2 * h * out + out)
     assert count_params(build_discriminator("mlp", kw)) == (out * 2 * h + 2 * h) + (2 * h * h + h) + (h + 1)
+
+
+@pytest.mark.parametrize("arch,res,channels", [("dcgan", 64, 3), ("cdcgan", 28, 1), ("mlp", 28, 1)])
+def test_sampling_in_chunks_matches_one_forward(arch, res, channels):
+    """``generate`` fills one buffer chunk by chunk (the last one partial), keeps G's layout and mode,
+    and gives what one forward over every latent gives."""
+    torch.manual_seed(0)
+    G = build_generator(arch, kwargs(res, channels))
+    if arch != "mlp":
+        G.to(memory_format=torch.channels_last)
+    z = torch.randn(150, 16)
+    y = torch.arange(150) % 10 if arch == "cdcgan" else None
+    G.eval()
+    with torch.no_grad():
+        whole = G(z, y)
+    G.train()
+    for bs in (None, 64, 7):
+        imgs = generate(G, z, y, batch_size=bs)
+        assert imgs.shape == (150, channels, res, res) and imgs.dtype == torch.float32
+        torch.testing.assert_close(imgs, whole, rtol=1e-4, atol=1e-5)
+    assert G.training
+
+
+def test_sampling_batch_keeps_activations_cache_sized_on_a_cpu():
+    cpu = torch.device("cpu")
+    assert sampling_batch(64, 64, cpu) == 64
+    assert sampling_batch(28, 28, cpu) == 256 and sampling_batch(32, 32, cpu) == 256
+    assert sampling_batch(256, 256, cpu) == 16
+    assert sampling_batch(64, 64, torch.device("cuda")) == 256

@@ -6,6 +6,7 @@ sees the same noise for the same seed.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from ganforge.errors import GanforgeError
-from ganforge.models import build_generator, is_conditional
+from ganforge.models import build_generator, has_convolutions, is_conditional
 from ganforge.train import checkpoint
 
 
@@ -83,6 +84,8 @@ def load_generator(arg: str | Path, ema: bool = False, device="cpu") -> LoadedGe
     G = build_generator(meta["arch"], meta["kwargs"])
     G.load_state_dict(state)
     G.to(device).eval()
+    if has_convolutions(meta["arch"]):
+        G.to(memory_format=torch.channels_last)  # 1.3x faster sampling at 64 px on a CPU
     return LoadedGenerator(G, meta["arch"], meta["kwargs"], meta.get("z_dist", "normal"), meta.get("classes"),
                            int(meta.get("step", 0)), path, ema)
 
@@ -100,22 +103,39 @@ def check_labels(gen: LoadedGenerator, labels: torch.Tensor | None) -> torch.Ten
     return labels
 
 
+def sampling_batch(height: int, width: int, device: torch.device) -> int:
+    """Images per forward when sampling. On a CPU, a batch whose activations stay cache-sized is the
+    fastest (measured with the DCGAN generator: 64 at 64 px and 256 at 28 px, each 10-15% faster than
+    the other choice); a GPU wants the large batch."""
+    if device.type != "cpu":
+        return 256
+    return max(16, min(256, 2 ** round(math.log2(2 ** 18 / (height * width)))))
+
+
 @torch.inference_mode()
 def generate(gen: LoadedGenerator | nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
-             batch_size: int = 256) -> torch.Tensor:
-    """Images in [-1, 1], float (N, C, H, W) on the CPU, for latents ``z`` (and ``labels``)."""
+             batch_size: int | None = None) -> torch.Tensor:
+    """Images in [-1, 1], float (N, C, H, W) on the CPU, for latents ``z`` (and ``labels``).
+    ``batch_size`` None: :func:`sampling_batch` for the size of the first images drawn."""
     G = gen.G if isinstance(gen, LoadedGenerator) else gen
     device = next(G.parameters()).device
     was_training = G.training
     G.eval()
-    out = []
+    out, i, bs = None, 0, batch_size or 64
     try:
-        for i in range(0, len(z), batch_size):
-            y = labels[i:i + batch_size].to(device) if labels is not None else None
-            out.append(G(z[i:i + batch_size].to(device), y).float().cpu())
+        while i < len(z):
+            y = labels[i:i + bs].to(device) if labels is not None else None
+            x = G(z[i:i + bs].to(device), y)
+            if out is None:  # one buffer, filled in place: half the peak memory of joining the pieces
+                cl = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+                out = torch.empty((len(z), *x.shape[1:]), dtype=torch.float32,
+                                  memory_format=torch.channels_last if cl else torch.contiguous_format)
+                bs = batch_size or sampling_batch(*x.shape[-2:], device)
+            out[i:i + len(x)] = x
+            i += len(x)
     finally:
         G.train(was_training)
-    return torch.cat(out)
+    return out if out is not None else torch.empty(0)
 
 
 def seeded_z(gen: LoadedGenerator, n: int, seed: int) -> torch.Tensor:

@@ -22,6 +22,11 @@ def is_conditional(arch: str) -> bool:
     return ARCHS[arch][2]
 
 
+def has_convolutions(arch: str) -> bool:
+    """Convolutional families run faster in channels_last (oneDNN on CPUs, cuDNN on GPUs)."""
+    return arch != "mlp"
+
+
 def model_kwargs(model_cfg, resolution: int, channels: int, num_classes: int) -> dict:
     """Constructor arguments shared by G and D (each takes what it needs)."""
     return {"resolution": resolution, "channels": channels, "z_dim": model_cfg.z_dim, "ngf": model_cfg.ngf,

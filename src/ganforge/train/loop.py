@@ -22,7 +22,13 @@ from ganforge.data.batches import Batches, to_unit_range
 from ganforge.errors import GanforgeError
 from ganforge.generate import generate, sample_z
 from ganforge.grid import save_grid
-from ganforge.models import build_discriminator, build_generator, is_conditional, model_kwargs
+from ganforge.models import (
+    build_discriminator,
+    build_generator,
+    has_convolutions,
+    is_conditional,
+    model_kwargs,
+)
 from ganforge.train import checkpoint, distributed
 from ganforge.train.distributed import World
 from ganforge.train.logger import RunLogger
@@ -101,8 +107,7 @@ class Trainer:
             self.G_raw = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.G_raw)
             self.D_raw = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.D_raw)
         self.G_ema = copy.deepcopy(self.G_raw).eval().requires_grad_(False) if t.ema > 0 else None
-        # channels_last suits oneDNN/cuDNN convolutions; MLPs have nothing to gain
-        self.channels_last = t.channels_last and m.arch != "mlp"
+        self.channels_last = t.channels_last and has_convolutions(m.arch)
         if self.channels_last:
             self.G_raw.to(memory_format=torch.channels_last)
             self.D_raw.to(memory_format=torch.channels_last)

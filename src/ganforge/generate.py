@@ -185,3 +185,33 @@ def interpolation_z(gen: LoadedGenerator, frames: int, seed: int, walks: int = 1
     a, b = ends[:walks, None, :], ends[walks:, None, :]
     z = slerp(a, b, t) if gen.z_dist == "normal" else a + (b - a) * t
     return z.reshape(walks * frames, -1)
+
+
+def class_index(gen: LoadedGenerator, value: str | int) -> int:
+    """A class given by number or by name (``--class 7``, ``--class Sneaker``)."""
+    if isinstance(value, int) or value.isdigit():
+        return int(value)
+    if gen.classes and value in gen.classes:
+        return gen.classes.index(value)
+    raise GanforgeError(f"unknown class '{value}'" + (f"; classes: {', '.join(gen.classes)}" if gen.classes else ""))
+
+
+def sample_grid(gen: LoadedGenerator, rows: int, cols: int, seed: int, cls: int | None = None
+                ) -> tuple[torch.Tensor, list[str] | None]:
+    """Images for a ``rows`` x ``cols`` grid from seeded noise, and the row labels. A conditional
+    generator without ``cls`` gets a row per class (``rows`` is then the number of classes)."""
+    if rows < 1 or cols < 1:
+        raise GanforgeError("rows and columns must be at least 1")
+    if cls is not None and not gen.conditional:
+        raise GanforgeError(f"this {gen.arch} generator is not conditional; drop the class")
+    y = None
+    if gen.conditional:
+        k = gen.kwargs.get("num_classes", 0)
+        if cls is None:
+            rows = k
+            y = torch.arange(k).repeat_interleave(cols)
+        else:
+            y = check_labels(gen, torch.full((rows * cols,), cls, dtype=torch.long))
+    imgs = generate(gen, seeded_z(gen, rows * cols, seed), y)
+    labels = [gen.classes[int(y[r * cols])] for r in range(rows)] if y is not None and gen.classes else None
+    return imgs, labels

@@ -80,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--ema", action="store_true", help="score the EMA generator")
     ev.add_argument("--device", default="cpu")
 
+    se = sub.add_parser("serve", help="a live page for a run: loss curves, samples over time, fresh samples",
+                        description="Serve a page that follows a run as it trains (open the printed address).")
+    se.add_argument("source", metavar="RUN", help="a run folder, or its number under --runs-dir")
+    se.add_argument("--runs-dir", default="runs")
+    se.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    se.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    se.add_argument("--device", default="cpu", help="device for drawing fresh samples")
+
     da = sub.add_parser("data", help="list, inspect or preview datasets")
     dsub = da.add_subparsers(dest="data_command", metavar="ACTION")
     dsub.add_parser("list", help="known datasets and where they were found")
@@ -260,6 +268,25 @@ def cmd_generate(args) -> int:
     return 0
 
 
+# ---- serve ------------------------------------------------------------------------------------
+def cmd_serve(args) -> int:
+    from ganforge.train.loop import resolve_device
+    from ganforge.train.run_dir import find_run
+    from ganforge.web.server import make_server
+
+    run = find_run(args.source, args.runs_dir)
+    server = make_server(run, args.host, args.port, str(resolve_device(args.device)))
+    host, port = server.server_address[:2]
+    print(f"serving {run} at http://{host}:{port}/ (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 # ---- eval -------------------------------------------------------------------------------------
 def cmd_eval(args) -> int:
     import torch
@@ -398,7 +425,7 @@ def cmd_data(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "presets": cmd_presets, "generate": cmd_generate, "eval": cmd_eval,
-            "data": cmd_data}
+            "data": cmd_data, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

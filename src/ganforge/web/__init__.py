@@ -1,0 +1,1 @@
+"""A thin HTTP layer over the run folder and ``generate``: ``ganforge serve``."""

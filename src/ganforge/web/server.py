@@ -1,0 +1,154 @@
+"""``ganforge serve RUN``: a live page for one run, updated while it trains.
+
+The page (``page.html``: one file, inline script, canvas charts, nothing fetched from elsewhere, so
+it works offline) polls the JSON below every two seconds: loss curves, D(x) and D(G(z)), images/s,
+evaluation results, the sample grids saved so far (a slider walks through training), and fresh
+grids from the newest checkpoint for any seed and class. Standard-library HTTP, one thread per
+request; it binds 127.0.0.1 unless told otherwise and only ever reads the run folder.
+
+    GET /                                  the page
+    GET /api/run                           name, config, checkpoint step, sample grid names
+    GET /api/metrics?after=N               metrics.jsonl records from the N-th on
+    GET /samples/NAME.png                  a sample grid the run saved
+    GET /api/generate?seed=&rows=&cols=&class=&ema=   a grid PNG from the newest checkpoint
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from ganforge.errors import GanforgeError
+from ganforge.train import checkpoint
+from ganforge.train.run_dir import read_jsonl
+
+MAX_GRID = 256  # images per requested grid: keeps one request to about a second on a CPU
+
+
+class RunView:
+    """What the page shows of a run folder, read fresh on each request (training may be writing it)."""
+
+    def __init__(self, run: Path, device: str = "cpu"):
+        self.run, self.device = Path(run), device
+        self._gen, self._gen_key = None, None
+        self._lock = threading.Lock()  # one generator load at a time; sampling itself is read-only
+
+    def info(self) -> dict:
+        latest = checkpoint.latest(self.run / "checkpoints")
+        samples = sorted(p.name for p in (self.run / "samples").glob("*.png"))
+        config = (self.run / "config.yaml").read_text() if (self.run / "config.yaml").is_file() else ""
+        return {"name": self.run.name, "config": config, "samples": samples,
+                "checkpoint_step": checkpoint.read_meta(latest).get("step") if latest else None}
+
+    def metrics(self, after: int) -> dict:
+        """Records from index ``after`` on. ``reset`` says the file was rewritten (a resume from an
+        earlier checkpoint drops later records), so the page starts over."""
+        records = read_jsonl(self.run / "metrics.jsonl")
+        reset = after > len(records)
+        return {"total": len(records), "reset": reset, "records": records[0 if reset else after:]}
+
+    def sample_file(self, name: str) -> Path | None:
+        """A saved grid by bare file name; anything else (paths, other files) is not served."""
+        folder = self.run / "samples"
+        if "/" in name or "\\" in name or not name.endswith(".png") or name.startswith("."):
+            return None
+        p = folder / name
+        return p if p.is_file() else None
+
+    def generator(self, ema: bool):
+        from ganforge.generate import load_generator, resolve_checkpoint
+
+        path = resolve_checkpoint(self.run)
+        key = (path, path.stat().st_mtime_ns, ema)
+        with self._lock:
+            if self._gen_key != key:  # a newer checkpoint appeared: load it once
+                self._gen, self._gen_key = load_generator(path, ema=ema, device=self.device), key
+            return self._gen
+
+    def grid_png(self, seed: int, rows: int, cols: int, cls: str | None, ema: bool) -> bytes:
+        from ganforge.generate import class_index, sample_grid
+        from ganforge.grid import grid_image, to_uint8
+
+        gen = self.generator(ema)
+        k = class_index(gen, cls) if cls not in (None, "") else None
+        shown = gen.kwargs.get("num_classes", 0) if gen.conditional and k is None else rows  # a row per class
+        if rows < 1 or cols < 1 or shown * cols > MAX_GRID:
+            raise GanforgeError(f"the grid must have at least one row and column and at most {MAX_GRID} images")
+        imgs, labels = sample_grid(gen, rows, cols, seed, k)
+        buf = io.BytesIO()
+        grid_image(to_uint8(imgs), nrow=cols, row_labels=labels, min_cell=64).save(buf, format="PNG")
+        return buf.getvalue()
+
+
+def _int(q: dict, key: str, default: int) -> int:
+    raw = q.get(key, [str(default)])[0]
+    try:
+        return int(raw)
+    except ValueError:
+        raise GanforgeError(f"{key} must be a whole number, got '{raw}'") from None
+
+
+def make_handler(view: RunView):
+    page = resources.files("ganforge.web").joinpath("page.html").read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "ganforge"
+
+        def log_message(self, fmt, *args):  # quiet: the terminal shows training, not polling
+            pass
+
+        def _send(self, status: int, body: bytes, ctype: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, obj, status: int = 200) -> None:
+            self._send(status, json.dumps(obj).encode(), "application/json")
+
+        def do_GET(self):  # noqa: N802 (the name http.server calls)
+            url = urlparse(self.path)
+            q = parse_qs(url.query)
+            try:
+                if url.path in ("/", "/index.html"):
+                    self._send(200, page, "text/html; charset=utf-8")
+                elif url.path == "/api/run":
+                    self._json(view.info())
+                elif url.path == "/api/metrics":
+                    self._json(view.metrics(max(0, _int(q, "after", 0))))
+                elif url.path.startswith("/samples/"):
+                    p = view.sample_file(url.path[len("/samples/"):])
+                    if p is None:
+                        self._json({"error": "no such sample grid"}, HTTPStatus.NOT_FOUND)
+                    else:
+                        self._send(200, p.read_bytes(), "image/png")
+                elif url.path == "/api/generate":
+                    png = view.grid_png(_int(q, "seed", 0), _int(q, "rows", 4), _int(q, "cols", 8),
+                                        q.get("class", [None])[0], q.get("ema", ["0"])[0] in ("1", "true"))
+                    self._send(200, png, "image/png")
+                else:
+                    self._json({"error": f"nothing at {url.path}"}, HTTPStatus.NOT_FOUND)
+            except GanforgeError as e:  # a bad request or a run without a checkpoint yet
+                self._json({"error": str(e)}, HTTPStatus.BAD_REQUEST)
+            except (BrokenPipeError, ConnectionResetError):  # the page went away mid-reply
+                pass
+
+    return Handler
+
+
+def make_server(run: Path, host: str = "127.0.0.1", port: int = 8000, device: str = "cpu") -> ThreadingHTTPServer:
+    """A server for ``run`` (not yet serving: call ``serve_forever``). ``port`` 0 picks a free one."""
+    try:
+        server = ThreadingHTTPServer((host, port), make_handler(RunView(run, device)))
+    except OSError as e:
+        raise GanforgeError(f"cannot listen on {host}:{port} ({e.strerror}); pass another --port") from None
+    server.daemon_threads = True
+    return server

@@ -3,6 +3,7 @@
 import io
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -11,6 +12,8 @@ from PIL import Image
 
 from ganforge.cli import main
 from ganforge.web.server import make_server
+
+web_make_server = make_server  # the real one, for tests that watch it being called
 
 TINY = ["--data", "digits", "--resolution", "16", "model.ngf=8", "model.ndf=8", "model.z_dim=16", "--quiet",
         "train.sample_every=5", "train.ckpt_every=10", "train.log_every=2"]
@@ -127,3 +130,32 @@ def test_serve_errors_are_one_line(tmp_path, capsys, serve):
         assert "cannot listen on" in err and "another --port" in err and err.count("\n") == 1
     finally:
         busy.server_close()
+
+
+def test_train_serves_the_page_while_it_trains(tmp_path, monkeypatch):
+    import ganforge.web.server as web
+
+    made = []
+    monkeypatch.setattr(web, "make_server", lambda *a, **k: made.append(web_make_server(*a, **k)) or made[-1])
+    rc = []
+    t = threading.Thread(target=lambda: rc.append(main(
+        ["train", *TINY, "--steps", "1000000", "--minutes", "0.1", "--runs-dir", str(tmp_path / "runs"),
+         "--serve", "--serve-port", "0"])))
+    t.start()
+    try:
+        deadline = time.time() + 60
+        while not made and time.time() < deadline:
+            time.sleep(0.05)
+        assert made, "no page was started"
+        url = f"http://127.0.0.1:{made[0].server_address[1]}/"
+        seen = set()
+        while t.is_alive() and len(seen) < 2:
+            with urllib.request.urlopen(url + "api/metrics", timeout=10) as r:
+                seen.add(json.loads(r.read())["total"])  # grows as training logs
+            time.sleep(0.3)
+        assert len(seen) >= 2, seen
+    finally:
+        t.join(120)
+    assert rc == [0]
+    with pytest.raises(urllib.error.URLError):  # the page stops with training
+        urllib.request.urlopen(url, timeout=5)

@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", metavar="RUN", help="continue a run exactly where it stopped")
     tr.add_argument("--init-from", metavar="CKPT", help="start from these weights (fresh optimizers and counters)")
     tr.add_argument("--quiet", action="store_true", help="no progress output")
+    tr.add_argument("--serve", action="store_true", help="serve the live page (as `ganforge serve`) while training")
+    tr.add_argument("--serve-port", type=int, default=8000, help="its port on 127.0.0.1 (0 picks a free one)")
     for flag, typ in (("data", str), ("path", str), ("data-dir", str), ("resolution", int), ("arch", str),
                       ("steps", int), ("epochs", float), ("batch-size", int), ("g-steps", int), ("d-steps", int),
                       ("loss", str), ("seed", int), ("device", str), ("name", str), ("runs-dir", str),
@@ -170,15 +172,31 @@ def _train(args, C, flags, world, device) -> int:
         trainer.run = run
         say(args, f"run folder {run}: {data.name} ({len(data)} images, {data.channels}x{data.resolution}"
                   f"x{data.resolution}), {cfg.model.arch}, {trainer.total_steps} steps on {trainer.device}")
+    server = _live_page(run, args.serve_port) if args.serve and world.main else None
     try:
         last = trainer.fit()
     except Interrupted as err:
         if world.main:
             print(str(err), file=sys.stderr)
         return 130
+    finally:
+        if server is not None:  # the page stops with training; `ganforge serve RUN` keeps it up
+            server.shutdown()
+            server.server_close()
     say(args, f"done: step {trainer.step}; samples in {run / 'samples'}; checkpoint {last}\n"
               f"generate with: ganforge generate {run} --grid samples.png")
     return 0
+
+
+def _live_page(run: Path, port: int):
+    import threading
+
+    from ganforge.web.server import make_server
+
+    server = make_server(run, "127.0.0.1", port)
+    threading.Thread(target=server.serve_forever, name="live-page", daemon=True).start()
+    print(f"live page: http://127.0.0.1:{server.server_address[1]}/", flush=True)
+    return server
 
 
 def say(args, msg: str) -> None:

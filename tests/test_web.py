@@ -125,9 +125,15 @@ def test_serve_errors_are_one_line(tmp_path, capsys, serve):
     run = train(tmp_path, "--steps", "2")
     busy = make_server(run, port=0)
     try:
-        assert main(["serve", str(run), "--port", str(busy.server_address[1])]) != 0
+        port = str(busy.server_address[1])
+        assert main(["serve", str(run), "--port", port]) != 0
         err = capsys.readouterr().err
-        assert "cannot listen on" in err and "another --port" in err and err.count("\n") == 1
+        assert "cannot listen on" in err and "another port" in err and err.count("\n") == 1
+        runs = sorted((tmp_path / "runs").iterdir())
+        assert main(["train", *TINY, "--runs-dir", str(tmp_path / "runs"), "--serve", "--serve-port", port]) != 0
+        err = capsys.readouterr().err
+        assert "cannot listen on" in err and err.count("\n") == 1
+        assert sorted((tmp_path / "runs").iterdir()) == runs  # refused before a run folder was made
     finally:
         busy.server_close()
 

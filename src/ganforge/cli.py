@@ -110,16 +110,20 @@ def cmd_train(args) -> int:
     world, device = distributed.setup(args.device or "auto")
     if world.active:
         args.quiet = args.quiet or not world.main
+    page = LivePage(args.serve_port) if args.serve and world.main else None  # binds now: a busy port fails early
     try:
-        rc = _train(args, C, flags, world, device)
+        rc = _train(args, C, flags, world, device, page)
     except BaseException:
         distributed.shutdown(world, finished=False)
         raise
+    finally:
+        if page is not None:  # the page stops with training; `ganforge serve RUN` keeps it up
+            page.close()
     distributed.shutdown(world)
     return rc
 
 
-def _train(args, C, flags, world, device) -> int:
+def _train(args, C, flags, world, device, page: LivePage | None) -> int:
     from ganforge.data import load_dataset
     from ganforge.train import checkpoint
     from ganforge.train.loop import Interrupted, Trainer, resolve_device, write_config
@@ -172,31 +176,39 @@ def _train(args, C, flags, world, device) -> int:
         trainer.run = run
         say(args, f"run folder {run}: {data.name} ({len(data)} images, {data.channels}x{data.resolution}"
                   f"x{data.resolution}), {cfg.model.arch}, {trainer.total_steps} steps on {trainer.device}")
-    server = _live_page(run, args.serve_port) if args.serve and world.main else None
+    if page is not None:
+        page.start(run)
     try:
         last = trainer.fit()
     except Interrupted as err:
         if world.main:
             print(str(err), file=sys.stderr)
         return 130
-    finally:
-        if server is not None:  # the page stops with training; `ganforge serve RUN` keeps it up
-            server.shutdown()
-            server.server_close()
     say(args, f"done: step {trainer.step}; samples in {run / 'samples'}; checkpoint {last}\n"
               f"generate with: ganforge generate {run} --grid samples.png")
     return 0
 
 
-def _live_page(run: Path, port: int):
-    import threading
+class LivePage:
+    """``train --serve``: the port is taken at once, the page served once the run folder exists."""
 
-    from ganforge.web.server import make_server
+    def __init__(self, port: int):
+        from ganforge.web.server import make_server
 
-    server = make_server(run, "127.0.0.1", port)
-    threading.Thread(target=server.serve_forever, name="live-page", daemon=True).start()
-    print(f"live page: http://127.0.0.1:{server.server_address[1]}/", flush=True)
-    return server
+        self.server, self.thread = make_server(None, "127.0.0.1", port), None
+
+    def start(self, run: Path) -> None:
+        import threading
+
+        self.server.view.run = run
+        self.thread = threading.Thread(target=self.server.serve_forever, name="live-page", daemon=True)
+        self.thread.start()
+        print(f"live page: http://127.0.0.1:{self.server.server_address[1]}/", flush=True)
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.server.shutdown()  # waits for serve_forever to return
+        self.server.server_close()
 
 
 def say(args, msg: str) -> None:

@@ -34,8 +34,8 @@ MAX_GRID = 256  # images per requested grid: keeps one request to about a second
 class RunView:
     """What the page shows of a run folder, read fresh on each request (training may be writing it)."""
 
-    def __init__(self, run: Path, device: str = "cpu"):
-        self.run, self.device = Path(run), device
+    def __init__(self, run: Path | None, device: str = "cpu"):
+        self.run, self.device = run and Path(run), device  # run None: set later (``train --serve``)
         self._gen, self._gen_key = None, None
         self._lock = threading.Lock()  # one generator load at a time; sampling itself is read-only
 
@@ -144,11 +144,15 @@ def make_handler(view: RunView):
     return Handler
 
 
-def make_server(run: Path, host: str = "127.0.0.1", port: int = 8000, device: str = "cpu") -> ThreadingHTTPServer:
-    """A server for ``run`` (not yet serving: call ``serve_forever``). ``port`` 0 picks a free one."""
+def make_server(run: Path | None, host: str = "127.0.0.1", port: int = 8000,
+                device: str = "cpu") -> ThreadingHTTPServer:
+    """A server for ``run`` (not yet serving: call ``serve_forever``; ``server.view.run`` may be set
+    until then). ``port`` 0 picks a free one."""
+    view = RunView(run, device)
     try:
-        server = ThreadingHTTPServer((host, port), make_handler(RunView(run, device)))
+        server = ThreadingHTTPServer((host, port), make_handler(view))
     except OSError as e:
-        raise GanforgeError(f"cannot listen on {host}:{port} ({e.strerror}); pass another --port") from None
+        raise GanforgeError(f"cannot listen on {host}:{port} ({e.strerror}); pass another port") from None
     server.daemon_threads = True
+    server.view = view
     return server

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from ganforge.cli import main
-from ganforge.web.server import make_server
+from ganforge.web.server import RunView, make_server
 
 web_make_server = make_server  # the real one, for tests that watch it being called
 
@@ -83,6 +83,31 @@ def test_page_run_info_metrics_and_samples(tmp_path, serve):
                 "/api/metrics?after=x"):
         status, ctype, body = get(bad)
         assert status in (400, 404) and "error" in json.loads(body), bad
+
+
+def test_metrics_are_read_as_they_are_appended_and_again_when_replaced(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    view = RunView(run)
+    assert view.metrics(0) == {"total": 0, "reset": False, "records": []}  # no file yet
+    f = run / "metrics.jsonl"
+    f.write_text('{"step": 1}\n{"step": 2}\n')
+    assert view.metrics(0)["records"] == [{"step": 1}, {"step": 2}]
+    with open(f, "a") as fh:
+        fh.write('{"step": 3}\n{"ste')  # the logger is mid-way through a line
+    assert view.metrics(2) == {"total": 3, "reset": False, "records": [{"step": 3}]}
+    with open(f, "a") as fh:
+        fh.write('p": 4}\n')
+    assert view.metrics(3)["records"] == [{"step": 4}]
+    # a resume rewrites the file (temp file + rename): fewer records, though here more bytes
+    new = [{"step": 1, "note": "kept by the resume"}, {"step": 9, "note": "written after it"}]
+    tmp = run / "new.jsonl"
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in new))
+    assert tmp.stat().st_size > f.stat().st_size
+    tmp.replace(f)
+    assert view.metrics(4) == {"total": 2, "reset": True, "records": new}
+    f.unlink()
+    assert view.metrics(0)["total"] == 0
 
 
 def test_fresh_samples_follow_the_newest_checkpoint(tmp_path, serve):

@@ -110,8 +110,12 @@ def cmd_train(args) -> int:
     world, device = distributed.setup(args.device or "auto")
     if world.active:
         args.quiet = args.quiet or not world.main
-    page = LivePage(args.serve_port) if args.serve and world.main else None  # binds now: a busy port fails early
+    page = None
     try:
+        if args.serve and world.main:
+            from ganforge.web.server import LivePage
+
+            page = LivePage(args.serve_port)  # binds now: a busy port fails before a run folder exists
         rc = _train(args, C, flags, world, device, page)
     except BaseException:
         distributed.shutdown(world, finished=False)
@@ -123,7 +127,7 @@ def cmd_train(args) -> int:
     return rc
 
 
-def _train(args, C, flags, world, device, page: LivePage | None) -> int:
+def _train(args, C, flags, world, device, page) -> int:
     from ganforge.data import load_dataset
     from ganforge.train import checkpoint
     from ganforge.train.loop import Interrupted, Trainer, resolve_device, write_config
@@ -187,28 +191,6 @@ def _train(args, C, flags, world, device, page: LivePage | None) -> int:
     say(args, f"done: step {trainer.step}; samples in {run / 'samples'}; checkpoint {last}\n"
               f"generate with: ganforge generate {run} --grid samples.png")
     return 0
-
-
-class LivePage:
-    """``train --serve``: the port is taken at once, the page served once the run folder exists."""
-
-    def __init__(self, port: int):
-        from ganforge.web.server import make_server
-
-        self.server, self.thread = make_server(None, "127.0.0.1", port), None
-
-    def start(self, run: Path) -> None:
-        import threading
-
-        self.server.view.run = run
-        self.thread = threading.Thread(target=self.server.serve_forever, name="live-page", daemon=True)
-        self.thread.start()
-        print(f"live page: http://127.0.0.1:{self.server.server_address[1]}/", flush=True)
-
-    def close(self) -> None:
-        if self.thread is not None:
-            self.server.shutdown()  # waits for serve_forever to return
-        self.server.server_close()
 
 
 def say(args, msg: str) -> None:

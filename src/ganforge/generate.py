@@ -196,22 +196,22 @@ def class_index(gen: LoadedGenerator, value: str | int) -> int:
     raise GanforgeError(f"unknown class '{value}'" + (f"; classes: {', '.join(gen.classes)}" if gen.classes else ""))
 
 
-def sample_grid(gen: LoadedGenerator, rows: int, cols: int, seed: int, cls: int | None = None
-                ) -> tuple[torch.Tensor, list[str] | None]:
+def sample_grid(gen: LoadedGenerator, rows: int, cols: int, seed: int, cls: int | None = None,
+                max_images: int | None = None) -> tuple[torch.Tensor, list[str] | None]:
     """Images for a ``rows`` x ``cols`` grid from seeded noise, and the row labels. A conditional
-    generator without ``cls`` gets a row per class (``rows`` is then the number of classes)."""
-    if rows < 1 or cols < 1:
-        raise GanforgeError("rows and columns must be at least 1")
+    generator without ``cls`` gets a row per class (``rows`` is then the number of classes).
+    ``max_images``: refuse larger grids before drawing anything."""
     if cls is not None and not gen.conditional:
         raise GanforgeError(f"this {gen.arch} generator is not conditional; drop the class")
+    if rows >= 1 and gen.conditional and cls is None:
+        rows = gen.kwargs.get("num_classes", 0)
+    if rows < 1 or cols < 1 or (max_images is not None and rows * cols > max_images):
+        raise GanforgeError("the grid must have at least one row and column"
+                            + (f" and at most {max_images} images" if max_images else ""))
     y = None
     if gen.conditional:
-        k = gen.kwargs.get("num_classes", 0)
-        if cls is None:
-            rows = k
-            y = torch.arange(k).repeat_interleave(cols)
-        else:
-            y = check_labels(gen, torch.full((rows * cols,), cls, dtype=torch.long))
+        y = torch.arange(rows).repeat_interleave(cols) if cls is None else \
+            check_labels(gen, torch.full((rows * cols,), cls, dtype=torch.long))
     imgs = generate(gen, seeded_z(gen, rows * cols, seed), y)
     labels = [gen.classes[int(y[r * cols])] for r in range(rows)] if y is not None and gen.classes else None
     return imgs, labels

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +27,6 @@ from urllib.parse import parse_qs, urlparse
 
 from ganforge.errors import GanforgeError
 from ganforge.train import checkpoint
-from ganforge.train.run_dir import read_jsonl
 
 MAX_GRID = 256  # images per requested grid: keeps one request to about a second on a CPU
 
@@ -38,6 +38,8 @@ class RunView:
         self.run, self.device = run and Path(run), device  # run None: set later (``train --serve``)
         self._gen, self._gen_key = None, None
         self._lock = threading.Lock()  # one generator load at a time; sampling itself is read-only
+        self._records, self._read_to = [], (None, 0)  # metrics.jsonl parsed so far: (inode, byte offset)
+        self._metrics_lock = threading.Lock()
 
     def info(self) -> dict:
         latest = checkpoint.latest(self.run / "checkpoints")
@@ -46,10 +48,37 @@ class RunView:
         return {"name": self.run.name, "config": config, "samples": samples,
                 "checkpoint_step": checkpoint.read_meta(latest).get("step") if latest else None}
 
+    def _read_metrics(self) -> list[dict]:
+        """metrics.jsonl's records, parsing only the bytes appended since the last call (the page
+        polls every two seconds; a long run's file is megabytes). The logger only appends, except on a
+        resume from an earlier checkpoint, which replaces the file (a new inode): then read it all."""
+        path = self.run / "metrics.jsonl"
+        with self._metrics_lock:
+            try:
+                f = open(path, "rb")
+            except FileNotFoundError:
+                self._records, self._read_to = [], (None, 0)
+                return []
+            with f:
+                ino, offset = self._read_to
+                st = os.fstat(f.fileno())
+                if st.st_ino != ino or st.st_size < offset:
+                    self._records, offset = [], 0
+                f.seek(offset)
+                chunk = f.read()
+            whole = chunk[:chunk.rfind(b"\n") + 1]  # a line still being written waits for the next poll
+            for line in whole.splitlines():
+                try:
+                    self._records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue  # a line cut by a crash mid-write, as read_jsonl skips it
+            self._read_to = (st.st_ino, offset + len(whole))
+            return self._records
+
     def metrics(self, after: int) -> dict:
         """Records from index ``after`` on. ``reset`` says the file was rewritten (a resume from an
         earlier checkpoint drops later records), so the page starts over."""
-        records = read_jsonl(self.run / "metrics.jsonl")
+        records = self._read_metrics()
         reset = after > len(records)
         return {"total": len(records), "reset": reset, "records": records[0 if reset else after:]}
 
@@ -77,10 +106,7 @@ class RunView:
 
         gen = self.generator(ema)
         k = class_index(gen, cls) if cls not in (None, "") else None
-        shown = gen.kwargs.get("num_classes", 0) if gen.conditional and k is None else rows  # a row per class
-        if rows < 1 or cols < 1 or shown * cols > MAX_GRID:
-            raise GanforgeError(f"the grid must have at least one row and column and at most {MAX_GRID} images")
-        imgs, labels = sample_grid(gen, rows, cols, seed, k)
+        imgs, labels = sample_grid(gen, rows, cols, seed, k, max_images=MAX_GRID)
         buf = io.BytesIO()
         grid_image(to_uint8(imgs), nrow=cols, row_labels=labels, min_cell=64).save(buf, format="PNG")
         return buf.getvalue()
@@ -156,3 +182,22 @@ def make_server(run: Path | None, host: str = "127.0.0.1", port: int = 8000,
     server.daemon_threads = True
     server.view = view
     return server
+
+
+class LivePage:
+    """``train --serve``: the port is taken at once (a busy one fails before a run folder exists), the
+    page served in a background thread once the run folder is known, and stopped with training."""
+
+    def __init__(self, port: int):
+        self.server, self.thread = make_server(None, "127.0.0.1", port), None
+
+    def start(self, run: Path) -> None:
+        self.server.view.run = Path(run)
+        self.thread = threading.Thread(target=self.server.serve_forever, name="live-page", daemon=True)
+        self.thread.start()
+        print(f"live page: http://127.0.0.1:{self.server.server_address[1]}/", flush=True)
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.server.shutdown()  # waits for serve_forever to return
+        self.server.server_close()

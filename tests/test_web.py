@@ -159,6 +159,11 @@ def test_serve_errors_are_one_line(tmp_path, capsys, serve):
         err = capsys.readouterr().err
         assert "cannot listen on" in err and err.count("\n") == 1
         assert sorted((tmp_path / "runs").iterdir()) == runs  # refused before a run folder was made
+        for bad in (["--port", "70000"], ["--port", "-1"], ["--host", "no-such-host.invalid"]):
+            assert main(["serve", str(run), *bad]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith("error: ") and err.count("\n") == 1, err
+            assert ("out of range" if bad[0] == "--port" else "cannot listen on") in err
     finally:
         busy.server_close()
 

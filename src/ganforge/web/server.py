@@ -174,11 +174,13 @@ def make_server(run: Path | None, host: str = "127.0.0.1", port: int = 8000,
                 device: str = "cpu") -> ThreadingHTTPServer:
     """A server for ``run`` (not yet serving: call ``serve_forever``; ``server.view.run`` may be set
     until then). ``port`` 0 picks a free one."""
+    if not 0 <= port <= 65535:
+        raise GanforgeError(f"port {port} is out of range; pass a port from 0 to 65535 (0 picks a free one)")
     view = RunView(run, device)
     try:
         server = ThreadingHTTPServer((host, port), make_handler(view))
-    except OSError as e:
-        raise GanforgeError(f"cannot listen on {host}:{port} ({e.strerror}); pass another port") from None
+    except OSError as e:  # taken, not permitted, or an unknown host name
+        raise GanforgeError(f"cannot listen on {host}:{port} ({e.strerror}); pass another port or host") from None
     server.daemon_threads = True
     server.view = view
     return server

@@ -86,3 +86,22 @@ def test_sync_bn_on_cpu_is_refused_with_a_reason(tmp_path):
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert p.returncode != 0 and "train.sync_bn needs CUDA" in p.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_more_processes_than_gpus_is_a_one_line_error(monkeypatch, capsys):
+    """Checked before joining the process group, on every rank, with a GPU count faked on this CPU machine."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for k, v in {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(k, v)
+    assert main(["train", "--preset", "quick", "--steps", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "2 processes" in err and "1 GPU is visible" in err
+    assert "--nproc-per-node 1" in err and "train.device=cpu" in err
+    from ganforge import config as C
+    from ganforge.cli import _requested_device, build_parser
+
+    for argv, want in ((["train", "train.device=cpu"], "cpu"), (["train", "--device", "cuda:0"], "cuda:0"),
+                       (["train", "device=cpu", "train.steps=3"], "cpu"), (["train"], "auto")):
+        args = build_parser().parse_args(argv)
+        assert _requested_device(args, C) == want  # what the ranks decide GPUs from, before the group exists

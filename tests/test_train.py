@@ -16,7 +16,7 @@ from ganforge.cli import main
 from ganforge.train import checkpoint
 
 TINY = ["--data", "digits", "--resolution", "16", "model.ngf=8", "model.ndf=8", "model.hidden=32",
-        "model.z_dim=16", "--quiet"]
+        "model.z_dim=16", "--quiet", "--device", "cpu"]  # CPU behaviour: pinned even where a GPU is visible
 
 
 def train(tmp_path, *extra):
@@ -110,7 +110,7 @@ def test_compiled_training_matches_eager(tmp_path):
     from ganforge.data import load_dataset
     from ganforge.train.loop import Trainer
 
-    cfg = C.build(None, None, ["train.compile=true", "data.resolution=16"], {})
+    cfg = C.build(None, None, ["train.compile=true", "data.resolution=16", "train.device=cpu"], {})
     t = Trainer(cfg, tmp_path, load_dataset(cfg.data), quiet=True)
     assert all(hasattr(m, "_orig_mod") for m in (t.G, t.D, t.D_g))  # compiled, not just eager again
 

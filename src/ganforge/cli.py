@@ -107,7 +107,7 @@ def cmd_train(args) -> int:
     from ganforge.train import distributed
 
     flags = {k: getattr(args, k) for k in C.FLAG_KEYS}
-    world, device = distributed.setup(args.device or "auto")
+    world, device = distributed.setup(_requested_device(args, C))
     if world.active:
         args.quiet = args.quiet or not world.main
     page = None
@@ -127,6 +127,26 @@ def cmd_train(args) -> int:
     return rc
 
 
+def _requested_device(args, C) -> str:
+    """train.device as the command asks for it (flag, override, config file), before the process group
+    is joined: several processes need to know whether to take a GPU each."""
+    if args.device:
+        return args.device
+    for item in reversed(args.overrides):
+        key, _, value = item.partition("=")
+        try:
+            if C.resolve_key(key.strip()) == ("train", "device"):
+                return value.strip()
+        except GanforgeError:
+            pass  # reported when the config is built
+    if args.config and not args.resume:
+        tree = C.load_yaml(args.config)
+        dev = (tree.get("train") or {}).get("device") if isinstance(tree, dict) else None
+        if isinstance(dev, str):
+            return dev
+    return "auto"
+
+
 def _train(args, C, flags, world, device, page) -> int:
     from ganforge.data import load_dataset
     from ganforge.train import checkpoint
@@ -142,12 +162,15 @@ def _train(args, C, flags, world, device, page) -> int:
             raise GanforgeError("a resumed run keeps its data and model settings; start a new run with "
                                 "--init-from to change them")
         C.validate(cfg)
-        ckpt = checkpoint.latest(run / "checkpoints")
-        if ckpt is None:
-            raise GanforgeError(f"run {run} has no checkpoint to resume from; start it again")
         if args.dry_run:
             print(C.to_yaml(cfg), end="")
             return 0
+        ckpt = checkpoint.newest_complete(run / "checkpoints", warn=None if world.main else (lambda msg: None))
+        if ckpt is None:
+            raise GanforgeError(f"run {run} has no checkpoint to resume from; start it again")
+        if world.main:  # the steps after ckpt are trained again; keep damaged files, out of the way
+            for p in checkpoint.set_aside_newer(run / "checkpoints", ckpt):
+                say(args, f"moved damaged {p.name.removesuffix('.damaged')} aside to {p.name}")
         data = load_dataset(cfg.data)
         trainer = Trainer(cfg, run, data, resolve_device(device if world.active else cfg.train.device),
                           quiet=args.quiet, world=world)

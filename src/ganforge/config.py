@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import asdict, dataclass, field
@@ -100,6 +101,31 @@ class Config:
 
 
 SECTIONS = ("data", "model", "optim", "train")
+
+# Fields with a fixed set of words. YAML 1.1 reads on/off/yes/no as booleans; ganforge reads YAML with
+# only true/false as booleans (``StrictLoader``), so a word like ``off`` stays the word it is.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "data.split": ("train", "test"),
+    "model.z_dist": ("normal", "uniform"),
+    "train.d_update": ("joint", "separate"),
+    "train.amp": ("auto", "off", "bf16", "fp16"),
+}
+
+
+class StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader with the YAML 1.2 booleans (true/false) only: ``amp: off`` is the word
+    'off', not False. Bool fields still accept on/off/yes/no (see ``_coerce``)."""
+
+
+StrictLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def parse_yaml(text: str):
+    return yaml.load(text, Loader=StrictLoader)
 
 # Each classic program as one name: only what differs from the defaults above.
 PRESETS: dict[str, dict] = {
@@ -200,8 +226,8 @@ def _coerce(value, annotation, where: str):
         if t is bool:
             if isinstance(value, bool):
                 return value
-            if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
-                return value.lower() in ("true", "yes", "1")
+            if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+                return value.lower() in ("true", "yes", "on", "1")
         elif t is int and not isinstance(value, bool):
             if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
                 return int(value)
@@ -226,7 +252,7 @@ def set_key(cfg: Config, key: str, value) -> None:
     f = _fields(section)[name]
     if isinstance(value, str):
         try:
-            value = yaml.safe_load(value) if value != "" else None
+            value = parse_yaml(value) if value != "" else None
         except yaml.YAMLError:
             pass
     setattr(getattr(cfg, section), name, _coerce(value, f.type, f"{section}.{name}"))
@@ -265,7 +291,7 @@ def load_yaml(path: str | Path) -> dict:
     if not p.is_file():
         raise GanforgeError(f"config file {p} not found; check the path")
     try:
-        tree = yaml.safe_load(p.read_text()) or {}
+        tree = parse_yaml(p.read_text()) or {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
@@ -319,10 +345,10 @@ def validate(cfg: Config) -> None:
     if d.name == "folder" and not d.path:
         raise GanforgeError("data.name=folder needs a folder: add --path DIR (or data.path=DIR)")
     _choice(m.arch, ARCHS, "model.arch")
-    _choice(m.z_dist, ("normal", "uniform"), "model.z_dist")
     _choice(t.loss, LOSSES, "train.loss")
-    _choice(t.d_update, ("joint", "separate"), "train.d_update")
-    _choice(t.amp, ("auto", "off", "bf16", "fp16"), "train.amp")
+    for key, options in CHOICES.items():
+        section, name = key.split(".")
+        _choice(getattr(getattr(cfg, section), name), options, key)
     positive = {"data.resolution": d.resolution, "model.z_dim": m.z_dim, "model.ngf": m.ngf, "model.ndf": m.ndf,
                 "model.hidden": m.hidden, "train.batch_size": t.batch_size, "train.d_steps": t.d_steps,
                 "train.g_steps": t.g_steps, "train.sample_every": t.sample_every, "train.ckpt_every": t.ckpt_every,

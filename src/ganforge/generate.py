@@ -56,19 +56,24 @@ class LoadedGenerator:
         return next(self.G.parameters()).device
 
 
-def resolve_checkpoint(arg: str | Path, which: str = "latest") -> Path:
-    """A weights file from a run folder (its latest, or ``best``) or a ``.safetensors`` path."""
+def resolve_checkpoint(arg: str | Path, which: str = "latest", warn=None) -> Path:
+    """A weights file from a run folder (its newest complete checkpoint, or ``best``) or a
+    ``.safetensors`` path. Newer damaged checkpoints are passed over with a one-line warning."""
     from ganforge.train.run_dir import is_run
 
     p = Path(arg)
     if p.is_file():
+        why = checkpoint.weights_problem(p)
+        if why:
+            raise GanforgeError(f"{p} cannot be read ({why}); pass a complete checkpoint or its run folder")
         return p
     if p.is_dir():
         if not is_run(p):
             raise GanforgeError(f"{p} is not a run folder or checkpoint; pass runs/NNNNN-name or a .safetensors file")
-        if which == "best" and (p / "checkpoints" / "best.safetensors").is_file():
-            return p / "checkpoints" / "best.safetensors"
-        found = checkpoint.latest(p / "checkpoints")
+        best = p / "checkpoints" / "best.safetensors"
+        if which == "best" and best.is_file() and checkpoint.weights_problem(best) is None:
+            return best
+        found = checkpoint.newest_complete(p / "checkpoints", warn=warn)
         if found is None:
             raise GanforgeError(f"run {p} has no checkpoint yet; train longer or pass another run")
         return found

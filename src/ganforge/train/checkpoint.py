@@ -8,8 +8,11 @@ A checkpoint ``ckpt-SSSSSSSS`` is two files:
   with ``weights_only=True``.
 
 The state file is written first and the weights file last, each to a temp name then renamed, so
-a checkpoint whose weights file exists is complete. Generator snapshots (``generator-*.safetensors``)
-hold G alone, like the Keras program's saved generator.
+a checkpoint whose weights file exists was complete when written. Files still get damaged after the
+fact (a copy that broke off, a full disk, a lost power), so readers ask ``newest_complete``, which
+checks both files cheaply (the safetensors header against the file's size, the state file's zip
+directory) and passes over damaged ones, saying which and why. Generator snapshots
+(``generator-*.safetensors``) hold G alone, like the Keras program's saved generator.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
+import sys
+import zipfile
 from pathlib import Path
 
 import torch
@@ -75,8 +81,114 @@ def list_checkpoints(ckpt_dir: Path) -> list[tuple[int, Path]]:
 
 
 def latest(ckpt_dir: Path) -> Path | None:
+    """The newest checkpoint by name, complete or not (see ``newest_complete``)."""
     found = list_checkpoints(ckpt_dir)
     return found[-1][1] if found else None
+
+
+def state_path(weights: Path) -> Path:
+    return weights.with_name(weights.name.replace(".safetensors", ".state.pt"))
+
+
+def weights_problem(path: Path) -> str | None:
+    """Why a .safetensors file cannot be read whole, or None. Reads only the header: its 8-byte length,
+    the JSON, and the end of the last tensor's bytes, which must be the end of the file."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                return "empty file" if size == 0 else f"cut short ({size} bytes)"
+            n = struct.unpack("<Q", head)[0]
+            starts_json = f.read(1) == b"{"
+            if not starts_json or n > 100_000_000:
+                return "not a safetensors file"
+            if n > size - 8:
+                return f"cut short ({size} bytes, less than its {n}-byte header)"
+            f.seek(8)
+            header = json.loads(f.read(n))
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, ValueError) as err:
+        return f"unreadable header ({type(err).__name__})"
+    if not isinstance(header, dict):
+        return "unreadable header"
+    ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)
+            and isinstance(v.get("data_offsets"), list) and len(v["data_offsets"]) == 2]
+    expected = 8 + n + max(ends, default=0)
+    if expected != size:
+        return f"cut short ({size} of {expected} bytes)" if size < expected else f"{size - expected} bytes too long"
+    if "ganforge" not in (header.get("__metadata__") or {}):
+        return "not written by ganforge (no ganforge metadata)"
+    return None
+
+
+def state_problem(path: Path) -> str | None:
+    """Why a .state.pt file cannot be loaded, or None: torch.save writes a zip archive, whose
+    directory sits at the end, so a file cut short or of another format fails to open."""
+    try:
+        if path.stat().st_size == 0:
+            return "empty file"
+        with zipfile.ZipFile(path) as z:
+            size = path.stat().st_size
+            if any(i.header_offset + i.compress_size > size for i in z.infolist()):
+                return "cut short"
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return "not a PyTorch state file, or cut short"
+    return None
+
+
+def problem(weights: Path, need_state: bool = True) -> str | None:
+    """Why this checkpoint is incomplete (naming the file at fault), or None."""
+    why = weights_problem(weights)
+    if why:
+        return f"{weights.name}: {why}"
+    if need_state:
+        sp = state_path(weights)
+        why = state_problem(sp)
+        if why:
+            return f"{sp.name}: {why}"
+    return None
+
+
+def newest_complete(ckpt_dir: Path, need_state: bool = True, warn=None) -> Path | None:
+    """The newest checkpoint whose files are complete. Each newer damaged one is reported in one line
+    (to ``warn``, default stderr) naming the file and what is wrong with it. With checkpoints present
+    but none complete, a one-line error names them all."""
+    found = list_checkpoints(ckpt_dir)
+    skipped = []
+    for _, p in reversed(found):
+        why = problem(p, need_state)
+        if why is None:
+            for line in skipped:
+                (warn or _stderr)(f"warning: skipped newer checkpoint {line}; using {p.name}")
+            return p
+        skipped.append(why)
+    if skipped:
+        raise GanforgeError(f"no complete checkpoint in {ckpt_dir}: " + "; ".join(skipped)
+                            + "; start the run again, or restore the files from a copy")
+    return None
+
+
+def set_aside_newer(ckpt_dir: Path, resumed: Path) -> list[Path]:
+    """Rename the files of checkpoints newer than ``resumed`` (damaged ones: ``newest_complete`` chose
+    ``resumed``) to ``*.damaged``, so that training from ``resumed`` rewrites those steps cleanly and
+    pruning counts only real checkpoints. Nothing is deleted."""
+    moved = []
+    for _, p in list_checkpoints(ckpt_dir):
+        if p.name > resumed.name:
+            for f in (p, state_path(p)):
+                if f.exists():
+                    dst = f.with_name(f.name + ".damaged")
+                    os.replace(f, dst)
+                    moved.append(dst)
+    return moved
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 def prune(ckpt_dir: Path, keep: int, protect: set[Path] = frozenset()) -> None:
@@ -84,7 +196,7 @@ def prune(ckpt_dir: Path, keep: int, protect: set[Path] = frozenset()) -> None:
         if p in protect:
             continue
         p.unlink(missing_ok=True)
-        p.with_name(p.name.replace(".safetensors", ".state.pt")).unlink(missing_ok=True)
+        state_path(p).unlink(missing_ok=True)
 
 
 def read_meta(path: Path) -> dict:
@@ -99,16 +211,24 @@ def read_meta(path: Path) -> dict:
 def load_weights(path: Path, prefix: str) -> dict[str, torch.Tensor]:
     """State dict of one network (``G``, ``D`` or ``G_ema``) from a weights file."""
     out = {}
-    with safe_open(path, "pt") as f:
-        for k in f.keys():
-            if k.startswith(prefix + "."):
-                out[k[len(prefix) + 1:]] = f.get_tensor(k)
+    try:
+        with safe_open(path, "pt") as f:
+            for k in f.keys():
+                if k.startswith(prefix + "."):
+                    out[k[len(prefix) + 1:]] = f.get_tensor(k)
+    except (SafetensorError, OSError) as err:
+        raise GanforgeError(f"{path} cannot be read ({weights_problem(path) or err}); "
+                            "use an earlier checkpoint or restore the file") from None
     return out
 
 
 def load_state(weights_path: Path) -> dict:
-    p = weights_path.with_name(weights_path.name.replace(".safetensors", ".state.pt"))
+    p = state_path(weights_path)
     if not p.is_file():
         raise GanforgeError(f"{p} is missing, so {weights_path.name} cannot resume training; "
                             "use an earlier checkpoint or --init-from for weights only")
-    return torch.load(p, map_location="cpu", weights_only=True)
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 (torch raises many kinds for a damaged archive)
+        raise GanforgeError(f"{p} cannot be loaded ({state_problem(p) or type(err).__name__}); "
+                            "use an earlier checkpoint or --init-from for weights only") from None

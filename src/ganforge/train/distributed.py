@@ -41,6 +41,12 @@ def setup(device_name: str) -> tuple[World, str]:
         return World(), device_name
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = device_name in ("auto", "cuda") and torch.cuda.is_available()
+    if use_cuda:  # one GPU per process; every rank checks before joining, so all stop with one reason
+        per_node, gpus = int(os.environ.get("LOCAL_WORLD_SIZE", local + 1)), torch.cuda.device_count()
+        if per_node > gpus:
+            raise GanforgeError(f"torchrun started {per_node} processes on this machine but {gpus} GPU"
+                                f"{'s are' if gpus != 1 else ' is'} visible; use --nproc-per-node {gpus} "
+                                "(one process per GPU), or train.device=cpu to train on CPU processes")
     if not dist.is_initialized():
         dist.init_process_group("nccl" if use_cuda else "gloo")
     if use_cuda:

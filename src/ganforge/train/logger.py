@@ -20,6 +20,19 @@ from ganforge.train.run_dir import append_jsonl, read_jsonl, write_text_atomic
 SHOW = {"d_loss": "D", "g_loss": "G", "D(x)": "D(x)", "D(G(z))": "D(G(z))"}
 
 
+def _ends_cleanly(path: Path) -> bool:
+    """True when the file is absent, empty, or ends with a newline."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            if f.tell() == 0:
+                return True
+            f.seek(-1, 2)
+            return f.read(1) == b"\n"
+    except FileNotFoundError:
+        return True
+
+
 class RunLogger:
     def __init__(self, run: Path, total_steps: int, start_step: int = 0, quiet: bool = False,
                  tensorboard: bool = True):
@@ -27,7 +40,9 @@ class RunLogger:
         self.metrics = self.run / "metrics.jsonl"
         records = read_jsonl(self.metrics)
         kept = [r for r in records if r.get("step", 0) <= start_step]
-        if len(kept) != len(records):  # resumed from an earlier checkpoint: forget the steps after it
+        # resumed from an earlier checkpoint: forget the steps after it; a last line cut mid-way by a
+        # crash is dropped too, so the next record starts on a line of its own
+        if len(kept) != len(records) or not _ends_cleanly(self.metrics):
             write_text_atomic(self.metrics, "".join(json.dumps(r) + "\n" for r in kept))
         self.history = [r for r in kept if r.get("kind") == "train"]
         self.tty = sys.stderr.isatty() and not quiet

@@ -121,7 +121,8 @@ class Trainer:
         self.D_g = self.D_raw  # the D of G's phase
         if t.compile:  # the training forwards only; checkpoints and sampling use the plain modules
             self.G, self.D, self.D_g = torch.compile(self.G), torch.compile(self.D), torch.compile(self.D_raw)
-        adam = {"betas": (o.beta1, o.beta2), "foreach": True}
+        # fused Adam on CUDA: one kernel per optimizer step instead of several per parameter group
+        adam = {"betas": (o.beta1, o.beta2), **({"fused": True} if self.device.type == "cuda" else {"foreach": True})}
         self.opt_g = torch.optim.Adam(self.G_raw.parameters(), lr=o.lr_g, **adam)
         self.opt_d = torch.optim.Adam(self.D_raw.parameters(), lr=o.lr_d, **adam)
         self.loss = losses.build(t.loss, t.label_smoothing, t.gp_weight)
@@ -322,7 +323,10 @@ class Trainer:
     def check_finite(self) -> None:
         bad = int(distributed.any_true(self._bad, self.world))
         if bad >= 0:
-            last = checkpoint.latest(self.run / "checkpoints")
+            try:
+                last = checkpoint.newest_complete(self.run / "checkpoints", warn=lambda msg: None)
+            except GanforgeError:
+                last = None
             kept = f"the last good checkpoint {last} is kept" if last else "no checkpoint was written"
             raise GanforgeError(f"a loss became NaN or infinite at step {bad}; training stopped and {kept}; "
                                 "lower optim.lr_d/optim.lr_g or try --loss hinge")

@@ -42,11 +42,22 @@ class RunView:
         self._metrics_lock = threading.Lock()
 
     def info(self) -> dict:
-        latest = checkpoint.latest(self.run / "checkpoints")
+        """Each part on its own: a damaged checkpoint leaves the samples and config readable, and the
+        page says which checkpoint was passed over and why (``checkpoint_notes``)."""
         samples = sorted(p.name for p in (self.run / "samples").glob("*.png"))
-        config = (self.run / "config.yaml").read_text() if (self.run / "config.yaml").is_file() else ""
-        return {"name": self.run.name, "config": config, "samples": samples,
-                "checkpoint_step": checkpoint.read_meta(latest).get("step") if latest else None}
+        try:
+            config = (self.run / "config.yaml").read_text()
+        except (OSError, UnicodeDecodeError) as err:
+            config = f"(config.yaml cannot be read: {type(err).__name__})"
+        out = {"name": self.run.name, "config": config, "samples": samples, "checkpoint_step": None,
+               "checkpoint": None, "checkpoint_notes": []}
+        try:
+            found = checkpoint.newest_complete(self.run / "checkpoints", warn=out["checkpoint_notes"].append)
+            if found is not None:
+                out["checkpoint"], out["checkpoint_step"] = found.name, checkpoint.read_meta(found).get("step")
+        except GanforgeError as err:
+            out["checkpoint_notes"].append(str(err))
+        return out
 
     def _read_metrics(self) -> list[dict]:
         """metrics.jsonl's records, parsing only the bytes appended since the last call (the page
@@ -93,7 +104,7 @@ class RunView:
     def generator(self, ema: bool):
         from ganforge.generate import load_generator, resolve_checkpoint
 
-        path = resolve_checkpoint(self.run)
+        path = resolve_checkpoint(self.run, warn=lambda msg: None)  # info() tells the page what was skipped
         key = (path, path.stat().st_mtime_ns, ema)
         with self._lock:
             if self._gen_key != key:  # a newer checkpoint appeared: load it once
@@ -166,6 +177,8 @@ def make_handler(view: RunView):
                 self._json({"error": str(e)}, HTTPStatus.BAD_REQUEST)
             except (BrokenPipeError, ConnectionResetError):  # the page went away mid-reply
                 pass
+            except Exception as e:  # noqa: BLE001 (a file changed under us: answer, never hang up)
+                self._json({"error": f"{type(e).__name__}: {e}".splitlines()[0]}, HTTPStatus.INTERNAL_SERVER_ERROR)
 
     return Handler
 

@@ -7,6 +7,7 @@ sees the same noise for the same seed.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,13 @@ class LoadedGenerator:
 
     @property
     def device(self) -> torch.device:
-        return next(self.G.parameters()).device
+        return module_device(self.G)
+
+
+def module_device(m: nn.Module) -> torch.device:
+    """Where a module computes: its first parameter's device, else its first buffer's (an exported
+    generator has buffers only)."""
+    return next(itertools.chain(m.parameters(), m.buffers())).device
 
 
 def resolve_checkpoint(arg: str | Path, which: str = "latest", warn=None) -> Path:
@@ -81,6 +88,13 @@ def resolve_checkpoint(arg: str | Path, which: str = "latest", warn=None) -> Pat
 
 
 def load_generator(arg: str | Path, ema: bool = False, device="cpu") -> LoadedGenerator:
+    """G from a run folder or checkpoint, or from a file ``ganforge export`` wrote (ONNX, TorchScript)."""
+    from ganforge.exported import as_loaded_generator, is_exported
+
+    if Path(arg).is_file() and is_exported(Path(arg)):
+        if ema:
+            raise GanforgeError(f"{arg} is an exported generator: --ema was chosen at export; drop it")
+        return as_loaded_generator(arg)
     path = resolve_checkpoint(arg)
     meta = checkpoint.read_meta(path)
     prefix = "G_ema" if ema else "G"
@@ -155,8 +169,9 @@ def generate(gen: LoadedGenerator | nn.Module, z: torch.Tensor, labels: torch.Te
              batch_size: int | None = None) -> torch.Tensor:
     """Images in [-1, 1], float (N, C, H, W) on the CPU, for latents ``z`` (and ``labels``).
     ``batch_size`` None: :func:`sampling_batch` for the size of the first images drawn."""
-    G = fold_batchnorm(gen.G if isinstance(gen, LoadedGenerator) else gen)
-    device = next(G.parameters()).device
+    G = gen.G if isinstance(gen, LoadedGenerator) else gen
+    G = G if getattr(G, "frozen", False) else fold_batchnorm(G)  # an exported file is folded already
+    device = module_device(G)
     out, i, bs = None, 0, batch_size or 64
     while i < len(z):
         y = labels[i:i + bs].to(device) if labels is not None else None

@@ -1,0 +1,143 @@
+"""ganforge export: every architecture, ONNX (onnxruntime) and TorchScript, against ganforge's own sampling."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganforge.cli import main
+from ganforge.generate import generate, load_generator, seeded_z
+
+TINY = ["--quiet", "--device", "cpu", "--data", "digits", "--steps", "2", "--batch-size", "16", "model.z_dim=16",
+        "model.ngf=8", "model.ndf=8", "model.hidden=32", "train.ema=0.9"]
+ARCHS = {
+    "mlp-28": ["--arch", "mlp", "--resolution", "28"],
+    "dcgan-28": ["--arch", "dcgan", "--resolution", "28"],
+    "dcgan-32": ["--arch", "dcgan", "--resolution", "32"],
+    "dcgan-64": ["--arch", "dcgan", "--resolution", "64"],
+    "cdcgan-28": ["--arch", "cdcgan", "--resolution", "28"],
+    "keras-cifar-32-rgb": ["--arch", "keras-cifar", "--resolution", "32", "data.channels=3"],
+}
+FORMATS = ["onnx", "torchscript"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One tiny trained run per architecture (trained once for the module)."""
+    import os
+
+    os.environ.setdefault("GANFORGE_OFFLINE", "1")
+    out = {}
+    for name, args in ARCHS.items():
+        root = tmp_path_factory.mktemp(name)
+        assert main(["train", *TINY, *args, "--runs-dir", str(root / "runs")]) == 0
+        out[name] = next((root / "runs").iterdir())
+    return out
+
+
+def reference(gen, n, seed):
+    z = seeded_z(gen, n, seed)
+    y = torch.arange(n) % gen.kwargs["num_classes"] if gen.conditional else None
+    return z, y, generate(gen, z, y)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_exported_generator_matches_ganforge_sampling(runs, tmp_path, arch, fmt):
+    from ganforge.exported import load_exported
+
+    run = runs[arch]
+    out = tmp_path / f"g.{'onnx' if fmt == 'onnx' else 'pt'}"
+    assert main(["export", str(run), "--format", fmt, "--out", str(out), "--ema"]) == 0
+    gen = load_generator(run, ema=True)
+    runner = load_exported(out)
+    for n in (1, 7):
+        z, y, want = reference(gen, n, seed=10 + n)
+        got = runner.run(z, y)
+        assert got.dtype == torch.float32 and got.shape == want.shape
+        assert (got - want).abs().max() <= 1e-4
+    meta = runner.meta
+    assert (meta["z_dim"], meta["resolution"], meta["step"], meta["ema"]) == (16, gen.kwargs["resolution"], 2, True)
+    assert meta["channels"] == gen.kwargs["channels"] and meta["z_distribution"] == "normal"
+    assert meta["class_names"] == (gen.classes if gen.conditional else None)
+    assert meta["ganforge_version"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
+
+
+def test_onnx_metadata_props_and_uint8_output(runs, tmp_path):
+    import onnx
+
+    run = runs["cdcgan-28"]
+    out = tmp_path / "u8.onnx"
+    assert main(["export", str(run), "--out", str(out), "--uint8"]) == 0
+    props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert props["z_dim"] == "16" and props["resolution"] == "28" and props["class_names"].startswith("0,1,2")
+    assert json.loads(props["ganforge"])["inputs"] == ["z", "label"]
+    from ganforge.exported import load_exported
+    from ganforge.grid import to_uint8
+
+    gen = load_generator(run)
+    z, y, want = reference(gen, 7, seed=3)
+    got = load_exported(out).run(z, y)
+    assert got.dtype == torch.uint8 and got.shape == (7, 28, 28, 1)
+    gap = (got.permute(0, 3, 1, 2).int() - to_uint8(want).int()).abs()
+    assert gap.max() <= 1 and (gap == 0).float().mean() > 0.999  # equal but at a rare rounding edge
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_generate_from_an_export_draws_the_runs_grid(runs, tmp_path, fmt):
+    run = runs["cdcgan-28"]
+    out = tmp_path / ("g.onnx" if fmt == "onnx" else "g.pt")
+    assert main(["export", str(run), "--format", fmt, "--out", str(out)]) == 0
+    for extra in ([], ["--class", "3"]):
+        a, b = tmp_path / "a.png", tmp_path / "b.png"
+        assert main(["generate", str(run), "--grid", str(a), "--seed", "1", *extra]) == 0
+        assert main(["generate", str(out), "--grid", str(b), "--seed", "1", *extra]) == 0
+        assert a.read_bytes() == b.read_bytes()
+    assert main(["generate", str(out), "-n", "3", "--out", str(tmp_path / "many")]) == 0
+    assert len(list((tmp_path / "many").glob("*.png"))) == 3
+
+
+def one_line_error(capsys, argv, *needles):
+    capsys.readouterr()
+    assert main(argv) == 2, argv
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error:"), err
+    for n in needles:
+        assert n in err, err
+
+
+def test_export_errors_are_one_line_and_leave_nothing_behind(runs, tmp_path, capsys, monkeypatch):
+    run = runs["dcgan-28"]
+    one_line_error(capsys, ["export", str(run), "--format", "tflite"], "unknown format", "onnx, torchscript")
+    one_line_error(capsys, ["export", str(run), "--out", str(tmp_path / "nope" / "g.onnx")], "does not exist")
+    empty = tmp_path / "runs" / "00000-empty"
+    (empty / "checkpoints").mkdir(parents=True)
+    (empty / "config.yaml").write_text("preset: quick\n")
+    one_line_error(capsys, ["export", str(empty)], "no checkpoint")
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_onnx(name, *a, **k):
+        if name == "onnx" or name.startswith("onnx."):
+            raise ImportError(name=name)
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_onnx)
+    one_line_error(capsys, ["export", str(run), "--out", str(tmp_path / "x.onnx")], "ganforge[export]")
+    monkeypatch.setattr(builtins, "__import__", real_import)
+
+    from ganforge import export as E
+
+    def broken(*a, **k):  # an export that does not match PyTorch is refused and removed
+        from ganforge.errors import GanforgeError
+        raise GanforgeError("the exported file differs from PyTorch's output")
+
+    monkeypatch.setattr(E, "check", broken)
+    target = tmp_path / "out" / "g.pt"
+    target.parent.mkdir()
+    one_line_error(capsys, ["export", str(run), "--format", "torchscript", "--out", str(target)], "differs")
+    assert list(target.parent.iterdir()) == []
+    assert not Path(target).exists()

@@ -100,6 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--uint8", action="store_true", help="output uint8 (N, H, W, C) in [0, 255] instead of float")
     ex.add_argument("--runs-dir", default="runs")
 
+    la = sub.add_parser("lab", help="the 2-D lab: watch G and D play on points, live in the browser",
+                        description="Train a GAN on 2-D points and watch it (or --headless: write the results). "
+                                    "Any lab setting can be given as KEY=VALUE (see --dry-run).")
+    la.add_argument("settings", nargs="*", metavar="KEY=VALUE", help="lab settings, e.g. lr_d=3e-4 pack=1")
+    la.add_argument("--dist", help="ring, grid, moons, spiral, line, two-clusters, disjoint")
+    la.add_argument("--steps", type=int, help="training iterations (headless)")
+    la.add_argument("--seed", type=int)
+    la.add_argument("--headless", action="store_true", help="train without a page and write --out")
+    la.add_argument("--out", metavar="DIR", default="lab-out", help="headless: folder for the four result files")
+    la.add_argument("--dry-run", action="store_true", help="print the resolved settings and exit")
+    la.add_argument("--host", default="127.0.0.1")
+    la.add_argument("--port", type=int, default=8001, help="0 picks a free port")
+
     da = sub.add_parser("data", help="list, inspect or preview datasets")
     dsub = da.add_subparsers(dest="data_command", metavar="ACTION")
     dsub.add_parser("list", help="known datasets and where they were found")
@@ -353,6 +366,51 @@ def cmd_export(args) -> int:
     return 0
 
 
+# ---- lab --------------------------------------------------------------------------------------
+def cmd_lab(args) -> int:
+    import json
+
+    from ganforge.lab.settings import LabSettings, updated
+
+    changes = {k: v for k, v in (("dist", args.dist), ("steps", args.steps), ("seed", args.seed)) if v is not None}
+    for item in args.settings:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise GanforgeError(f"lab setting '{item}' is not KEY=VALUE (e.g. lr_d=3e-4)")
+        changes[key.strip()] = value.strip()
+    settings = updated(LabSettings(), changes)
+    import torch
+
+    torch.set_num_threads(1)  # layers of 128 units: a second thread only adds synchronisation (3x slower here)
+    if args.dry_run:
+        print(json.dumps(settings.to_dict(), indent=1))
+        return 0
+    if args.headless:
+        from ganforge.lab.headless import run
+
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise GanforgeError(f"--out {out} is a file; pass a folder")
+        run(settings, out)
+        return 0
+    from ganforge.lab.server import make_lab_server
+    from ganforge.lab.session import LabSession
+
+    server = make_lab_server(None, args.host, args.port)
+    session = LabSession(settings)
+    server.bind_session(session)
+    host, port = server.server_address[:2]
+    print(f"lab at http://{host}:{port}/ (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        session.close()
+    return 0
+
+
 # ---- eval -------------------------------------------------------------------------------------
 def cmd_eval(args) -> int:
     import torch
@@ -491,7 +549,8 @@ def cmd_data(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "presets": cmd_presets, "generate": cmd_generate, "eval": cmd_eval,
-            "data": cmd_data, "serve": cmd_serve, "export": cmd_export}
+            "data": cmd_data, "serve": cmd_serve, "export": cmd_export,
+            "lab": cmd_lab}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -500,10 +559,12 @@ def main(argv: list[str] | None = None) -> int:
     # key=value overrides may stand anywhere among the train options
     overrides = [e for e in extra if "=" in e and not e.startswith("-")]
     rest = [e for e in extra if e not in overrides]
-    if rest or (overrides and args.command != "train"):
+    if rest or (overrides and args.command not in ("train", "lab")):
         parser.error(f"unrecognized arguments: {' '.join(rest or overrides)}")
     if args.command == "train":
         args.overrides = args.overrides + overrides
+    if args.command == "lab":
+        args.settings = args.settings + overrides
     if args.command is None:
         parser.print_help()
         return 2

@@ -93,10 +93,18 @@ class WGANGP(Loss):
         return -logits.mean()
 
     def penalty(self, D, real, fake, y):
-        alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+        alpha = torch.rand(real.shape[0], *[1] * (real.dim() - 1), device=real.device, dtype=real.dtype)  # images or points
         x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
         (grad,) = torch.autograd.grad(D(x_hat, y).sum(), x_hat, create_graph=True)
         return self.gp_weight * (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+
+
+def r1_penalty(D, real: torch.Tensor, y=None, gamma: float = 1.0) -> torch.Tensor:
+    """Zero-centred gradient penalty on real data, gamma / 2 * E ||grad_x D(x)||^2 (Mescheder et al.
+    2018; StyleGAN2's R1): D is kept flat on the data, which stops it from oscillating around it."""
+    x = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x, y).sum(), x, create_graph=True)
+    return 0.5 * gamma * grad.flatten(1).pow(2).sum(1).mean()
 
 
 LOSSES = {cls.name: cls for cls in (NonSaturatingBCE, Hinge, WGANGP, LeastSquares)}

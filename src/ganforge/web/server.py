@@ -20,13 +20,14 @@ import json
 import os
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from ganforge.errors import GanforgeError
 from ganforge.train import checkpoint
+from ganforge.web.httpbase import JsonHandler, listen
 
 MAX_GRID = 256  # images per requested grid: keeps one request to about a second on a CPU
 
@@ -134,23 +135,7 @@ def _int(q: dict, key: str, default: int) -> int:
 def make_handler(view: RunView):
     page = resources.files("ganforge.web").joinpath("page.html").read_bytes()
 
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "ganforge"
-
-        def log_message(self, fmt, *args):  # quiet: the terminal shows training, not polling
-            pass
-
-        def _send(self, status: int, body: bytes, ctype: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _json(self, obj, status: int = 200) -> None:
-            self._send(status, json.dumps(obj).encode(), "application/json")
-
+    class Handler(JsonHandler):
         def do_GET(self):  # noqa: N802 (the name http.server calls)
             url = urlparse(self.path)
             q = parse_qs(url.query)
@@ -187,14 +172,8 @@ def make_server(run: Path | None, host: str = "127.0.0.1", port: int = 8000,
                 device: str = "cpu") -> ThreadingHTTPServer:
     """A server for ``run`` (not yet serving: call ``serve_forever``; ``server.view.run`` may be set
     until then). ``port`` 0 picks a free one."""
-    if not 0 <= port <= 65535:
-        raise GanforgeError(f"port {port} is out of range; pass a port from 0 to 65535 (0 picks a free one)")
     view = RunView(run, device)
-    try:
-        server = ThreadingHTTPServer((host, port), make_handler(view))
-    except OSError as e:  # taken, not permitted, or an unknown host name
-        raise GanforgeError(f"cannot listen on {host}:{port} ({e.strerror}); pass another port or host") from None
-    server.daemon_threads = True
+    server = listen(host, port, make_handler(view))
     server.view = view
     return server
 

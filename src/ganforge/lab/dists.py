@@ -1,0 +1,101 @@
+"""The 2-D data of the lab: named distributions and one the user draws.
+
+``ring`` and ``grid`` are the field's mode-collapse benchmarks (VEEGAN, PacGAN): 8 Gaussians evenly on
+the unit circle with standard deviation 0.01, and 25 Gaussians at {-4, -2, 0, 2, 4}^2 with standard
+deviation 0.05. Their modes are known, so ``metrics.mode_metrics`` can count what G captures.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ganforge.errors import GanforgeError
+
+MIN_DRAWN = 3  # points a drawn distribution needs
+
+
+def ring_modes() -> torch.Tensor:
+    a = torch.arange(8, dtype=torch.float32) * (2 * math.pi / 8)
+    return torch.stack([a.cos(), a.sin()], 1)  # (8, 2)
+
+
+def grid_modes() -> torch.Tensor:
+    v = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
+    return torch.cartesian_prod(v, v)  # (25, 2)
+
+
+# name -> (description, modes or None, standard deviation of each mode, half-width of the view)
+DISTS = {
+    "ring": ("8 Gaussians on the unit circle, std 0.01", ring_modes, 0.01, 1.5),
+    "grid": ("25 Gaussians at {-4..4 step 2}^2, std 0.05", grid_modes, 0.05, 5.5),
+    "moons": ("two interleaving half circles", None, 0.05, 2.0),
+    "spiral": ("a two-turn spiral", None, 0.04, 1.5),
+    "line": ("a line segment with a little noise", None, 0.02, 1.5),
+    "two-clusters": ("two Gaussian clusters of unequal size", None, 0.15, 2.0),
+    "disjoint": ("four clusters far apart, on two scales", None, 0.05, 3.0),
+    "drawn": ("points drawn on the page, each a small Gaussian", None, 0.05, 1.5),
+}
+
+
+def check_name(name: str) -> None:
+    if name not in DISTS:
+        raise GanforgeError(f"unknown distribution '{name}'; use one of {', '.join(DISTS)}")
+
+
+def check_drawn(points) -> torch.Tensor:
+    try:
+        p = torch.as_tensor(points, dtype=torch.float32).reshape(-1, 2)
+    except (TypeError, ValueError, RuntimeError):
+        raise GanforgeError("drawn points must be a list of [x, y] pairs") from None
+    if len(p) < MIN_DRAWN:
+        raise GanforgeError(f"a drawn distribution needs at least {MIN_DRAWN} points, not {len(p)}; "
+                            "click on the plane to add more")
+    if not torch.isfinite(p).all():
+        raise GanforgeError("drawn points must be finite numbers")
+    return p
+
+
+def modes(name: str) -> tuple[torch.Tensor | None, float]:
+    _, fn, std, _ = DISTS[name]
+    return (fn() if fn else None), std
+
+
+def view_radius(name: str) -> float:
+    return DISTS[name][3]
+
+
+def sample(name: str, n: int, generator: torch.Generator | None = None, drawn=None) -> torch.Tensor:
+    """``n`` points (n, 2) float32 from distribution ``name`` (``drawn``: the user's points)."""
+    check_name(name)
+    g = generator
+    noise = lambda *shape: torch.randn(*shape, generator=g)  # noqa: E731
+    uniform = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
+    _, fn, std, _ = DISTS[name]
+    if fn is not None:  # a mixture of equal Gaussians at known modes
+        centers = fn()
+        idx = torch.randint(0, len(centers), (n,), generator=g)
+        return centers[idx] + std * noise(n, 2)
+    if name == "moons":
+        t = uniform(n) * math.pi
+        upper = uniform(n) < 0.5
+        x = torch.where(upper, t.cos(), 1 - t.cos())
+        y = torch.where(upper, t.sin(), 0.5 - t.sin())
+        return torch.stack([x - 0.5, y - 0.25], 1) + std * noise(n, 2)
+    if name == "spiral":
+        t = uniform(n).sqrt() * 4 * math.pi  # denser further out, so points spread evenly along it
+        r = t / (4 * math.pi)
+        return torch.stack([r * t.cos(), r * t.sin()], 1) + std * noise(n, 2)
+    if name == "line":
+        t = uniform(n) * 2 - 1
+        return torch.stack([t, 0.5 * t], 1) + std * noise(n, 2)
+    if name == "two-clusters":
+        big = uniform(n) < 0.75
+        centers = torch.where(big[:, None], torch.tensor([-0.8, -0.4]), torch.tensor([0.9, 0.8]))
+        return centers + torch.where(big[:, None], std * 1.5, std) * noise(n, 2)
+    if name == "disjoint":
+        centers = torch.tensor([[-2.0, -2.0], [-1.6, -2.0], [2.0, 2.0], [2.0, -1.0]])
+        return centers[torch.randint(0, 4, (n,), generator=g)] + std * noise(n, 2)
+    pts = check_drawn(drawn)  # "drawn"
+    return pts[torch.randint(0, len(pts), (n,), generator=g)] + std * noise(n, 2)

@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ganforge.lab.settings import LabSettings, validate
 from ganforge.lab.trainer import LabTrainer

@@ -330,19 +330,12 @@ def cmd_generate(args) -> int:
 def cmd_serve(args) -> int:
     from ganforge.train.loop import resolve_device
     from ganforge.train.run_dir import find_run
+    from ganforge.web.httpbase import serve_until_interrupted
     from ganforge.web.server import make_server
 
     run = find_run(args.source, args.runs_dir)
     server = make_server(run, args.host, args.port, str(resolve_device(args.device)))
-    host, port = server.server_address[:2]
-    print(f"serving {run} at http://{host}:{port}/ (Ctrl-C stops)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve_until_interrupted(server, f"serving {run}")
 
 
 # ---- export -----------------------------------------------------------------------------------
@@ -395,20 +388,12 @@ def cmd_lab(args) -> int:
         return 0
     from ganforge.lab.server import make_lab_server
     from ganforge.lab.session import LabSession
+    from ganforge.web.httpbase import serve_until_interrupted
 
-    server = make_lab_server(None, args.host, args.port)
+    server = make_lab_server(None, args.host, args.port)  # the port first: a busy one fails before training
     session = LabSession(settings)
     server.bind_session(session)
-    host, port = server.server_address[:2]
-    print(f"lab at http://{host}:{port}/ (Ctrl-C stops)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        session.close()
-    return 0
+    return serve_until_interrupted(server, "lab", on_close=session.close)
 
 
 # ---- eval -------------------------------------------------------------------------------------

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ganforge.lab.settings import LabSettings, validate
 from ganforge.lab.trainer import LabTrainer
+from ganforge.train.run_dir import atomic_write
 
 SAMPLES = 10_000
 GIF_FRAMES = 24
@@ -58,15 +58,6 @@ def render(frame: dict, title: str = ""):
     return Image.open(buf).convert("RGB")
 
 
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def run(s: LabSettings, out: Path, say=print) -> dict:
     """Train ``s.steps`` iterations and write the four files; returns the final measures."""
     validate(s)
@@ -85,14 +76,14 @@ def run(s: LabSettings, out: Path, say=print) -> dict:
             trainer.record()
     final = trainer.history[-1]
     points = trainer.samples(SAMPLES, s.seed + 5).numpy().astype(np.float32)
-    _atomic(out / "samples.npy", lambda p: np.save(p, points))
+    atomic_write(out / "samples.npy", lambda p: np.save(p, points))
     result = {"dist": s.dist, "steps": trainer.step, "seconds": round(trainer.seconds, 2), "final": final,
               "history": trainer.history, "settings": s.to_dict()}
-    _atomic(out / "metrics.json", lambda p: p.write_text(json.dumps(result, indent=1) + "\n"))
+    atomic_write(out / "metrics.json", lambda p: p.write_text(json.dumps(result, indent=1) + "\n"))
     line = _summary(final)
-    _atomic(out / "final.png", lambda p: render(snapshots[-1], f"{s.dist}, step {trainer.step}: {line}").save(p))
+    atomic_write(out / "final.png", lambda p: render(snapshots[-1], f"{s.dist}, step {trainer.step}: {line}").save(p))
     images = [render(f) for f in snapshots]
-    _atomic(out / "evolution.gif", lambda p: images[0].save(p, format="GIF", save_all=True,
+    atomic_write(out / "evolution.gif", lambda p: images[0].save(p, format="GIF", save_all=True,
                                                             append_images=images[1:], duration=150, loop=0))
     say(f"{s.dist}: {trainer.step} steps in {trainer.seconds:.1f} s; {line}; wrote {out}/samples.npy, "
         "metrics.json, final.png, evolution.gif")

@@ -30,17 +30,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ganforge.errors import GanforgeError
+from ganforge.train.run_dir import atomic_write
 
 CKPT_RE = re.compile(r"^ckpt-(\d+)\.safetensors$")
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def unwrap(m: torch.nn.Module) -> torch.nn.Module:
@@ -59,7 +51,7 @@ def save_weights(path: Path, modules: dict[str, torch.nn.Module], meta: dict) ->
     for prefix, m in modules.items():
         for k, v in unwrap(m).state_dict().items():
             tensors[f"{prefix}.{k}"] = v.detach().to("cpu").contiguous()
-    _atomic(path, lambda p: save_file(tensors, p, metadata={"ganforge": json.dumps(meta)}))
+    atomic_write(path, lambda p: save_file(tensors, p, metadata={"ganforge": json.dumps(meta)}))
 
 
 def save(ckpt_dir: Path, step: int, modules: dict[str, torch.nn.Module], meta: dict, state: dict,
@@ -67,7 +59,7 @@ def save(ckpt_dir: Path, step: int, modules: dict[str, torch.nn.Module], meta: d
     """Write checkpoint ``ckpt-<step>`` (or ``name``, e.g. ``best``, which pruning leaves alone)."""
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     stem = ckpt_dir / (name or f"ckpt-{step:08d}")
-    _atomic(stem.with_suffix(".state.pt"), lambda p: torch.save(state, p))
+    atomic_write(stem.with_suffix(".state.pt"), lambda p: torch.save(state, p))
     weights = stem.with_suffix(".safetensors")
     save_weights(weights, modules, {**meta, "step": step})
     return weights

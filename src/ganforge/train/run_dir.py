@@ -52,6 +52,17 @@ def find_run(arg: str | Path, runs_dir: str | Path = "runs") -> Path:
     raise GanforgeError(f"run {arg} not found; pass a run folder such as {root}/00000-quick")
 
 
+def atomic_write(path: Path, write) -> None:
+    """``write(tmp)`` to a temporary name beside ``path`` (same suffix, so format-by-name writers such
+    as np.save keep it), then rename: readers see the old file or the whole new one, never a part."""
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:

@@ -50,3 +50,18 @@ def listen(host: str, port: int, handler) -> ThreadingHTTPServer:
         raise GanforgeError(f"cannot listen on {host}:{port} ({e.strerror}); pass another port or host") from None
     server.daemon_threads = True
     return server
+
+
+def serve_until_interrupted(server: ThreadingHTTPServer, what: str, on_close=None) -> int:
+    """Serve until Ctrl-C, printing where; then close the socket (and call ``on_close``)."""
+    host, port = server.server_address[:2]
+    print(f"{what} at http://{host}:{port}/ (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        if on_close is not None:
+            on_close()
+    return 0

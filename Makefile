@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-demo: install  ## train the quick preset on the offline digits (about 2 minutes on a laptop CPU)
+demo: install  ## train the quick preset on the offline digits (about 40 s of training on 2 CPU cores, after the first install)
 	$(VENV)/bin/ganforge train --preset quick
 
 test: install  ## the test suite (real Fashion-MNIST tests run when $$GANFORGE_DATA has it)

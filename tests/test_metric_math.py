@@ -65,3 +65,24 @@ def test_coverage():
     assert coverage(one_class, 10) == pytest.approx(0.1)
     even = torch.eye(10).repeat(10, 1)
     assert coverage(even, 10) == pytest.approx(1.0)
+
+
+def test_precision_recall_and_copying_on_known_sets():
+    from ganforge.metrics.manifold import copying, kth_radius, nearest_distance, precision_recall
+
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(400, 8, generator=g)
+    same = precision_recall(real, real.clone(), k=3)
+    assert same == {"precision": 1.0, "recall": 1.0}
+    far = precision_recall(real, real + 100, k=3)
+    assert far == {"precision": 0.0, "recall": 0.0}
+    collapsed = precision_recall(real, real[:1].repeat(400, 1) + 1e-3 * torch.randn(400, 8, generator=g))
+    assert collapsed["precision"] == 1.0 and collapsed["recall"] < 0.05   # realistic but one image
+    line = torch.tensor([[0.0], [1.0], [3.0], [7.0]])
+    assert kth_radius(line, k=1).tolist() == [1.0, 1.0, 2.0, 4.0]
+    assert nearest_distance(torch.tensor([[2.0], [10.0]]), line).tolist() == [1.0, 3.0]
+    held = torch.randn(300, 8, generator=g)
+    copies = copying(real[:300] + 1e-3, held, real)
+    assert copies["copy_ratio"] < 0.01
+    fresh = copying(torch.randn(300, 8, generator=g), held, real)
+    assert 0.8 < fresh["copy_ratio"] < 1.25

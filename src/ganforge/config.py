@@ -34,6 +34,8 @@ class DataConfig:
     max_memory_gb: float = 4.0        # decoded folders larger than this stream from disk
     workers: int = 2                  # decoding processes
     download: bool = True             # fetch named datasets that are not found locally
+    limit: int | None = None          # train on this many images: a fixed, seeded, class-balanced subset
+    limit_seed: int = 0               # which subset data.limit picks (independent of train.seed)
 
 
 @dataclass
@@ -45,6 +47,7 @@ class ModelConfig:
     ndf: int = 64                     # D width: channels of the first layer (dcgan, cdcgan)
     hidden: int = 256                 # mlp: first hidden width; cdcgan: fully connected width
     dropout: float = 0.0              # D dropout probability (mlp, keras-cifar)
+    spectral_norm: bool = False       # spectral normalisation of D's convolutional and linear layers
 
 
 @dataclass
@@ -60,6 +63,13 @@ class TrainConfig:
     loss: str = "bce"                 # bce (non-saturating, on logits) | hinge | wgan-gp | lsgan
     label_smoothing: float = 0.0      # one-sided: D's real target is 1 - this (bce, lsgan)
     gp_weight: float = 10.0           # gradient-penalty weight (wgan-gp)
+    r1: float = 0.0                   # R1: zero-centred gradient penalty on real images, weight gamma; 0 = off
+    r1_every: int = 1                 # lazy R1: every k D steps, weighted k times (16 in StyleGAN2)
+    augment: str = "none"             # what D sees: none | diffaug (always augmented) | ada (adaptive p)
+    augment_policy: str = "translation,cutout,color"  # comma-separated: translation, cutout, color
+    ada_target: float = 0.6           # ada: target share of real images D scores as real, E[sign(D(x))]
+    ada_kimg: float = 100.0           # ada: thousands of images for p to move from 0 to 1 at most
+    ada_interval: int = 4             # ada: steps between adjustments of p
     batch_size: int = 64              # images per D step (global across processes)
     steps: int | None = 1000          # iterations (one iteration = d_steps D steps + g_steps G steps)
     epochs: float | None = None       # alternative to steps: passes over the data; wins when set
@@ -109,6 +119,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.z_dist": ("normal", "uniform"),
     "train.d_update": ("joint", "separate"),
     "train.amp": ("auto", "off", "bf16", "fp16"),
+    "train.augment": ("none", "diffaug", "ada"),
 }
 
 
@@ -219,6 +230,8 @@ def _coerce(value, annotation, where: str):
     if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
         if type(None) in args:
             return None
+        if value is not None and str in args:  # a word field (train.augment=none) keeps the word
+            return value
         raise GanforgeError(f"{where} cannot be empty")
     for t in args:
         if t is type(None):
@@ -377,8 +390,30 @@ def validate(cfg: Config) -> None:
                  "train.label_smoothing": t.label_smoothing, "model.dropout": m.dropout}.items():
         if not 0 <= v < 1:
             raise GanforgeError(f"{k} must be in [0, 1), not {v}")
+    if d.limit is not None and d.limit < 1:
+        raise GanforgeError(f"data.limit must be at least 1 image, not {d.limit}")
+    _check_regularisers(t)
     if t.d_update == "separate" and t.batch_size % 2:
         raise GanforgeError(f"train.d_update=separate splits the batch in halves; use an even batch size, not {t.batch_size}")
+
+
+def _check_regularisers(t: TrainConfig) -> None:
+    if t.r1 < 0 or t.r1_every < 1:
+        raise GanforgeError(f"train.r1 must be >= 0 and train.r1_every >= 1, not {t.r1} and {t.r1_every}")
+    if t.r1 > 0 and t.loss == "wgan-gp":
+        raise GanforgeError("train.r1 and wgan-gp's gradient penalty both constrain D's gradient; "
+                            "use train.r1=0 with wgan-gp, or another loss (bce, hinge) with R1")
+    if t.augment != "none":
+        from ganforge.augment import parse_policy
+
+        parse_policy(t.augment_policy)
+    if t.augment == "ada":
+        if t.loss == "wgan-gp":
+            raise GanforgeError("train.augment=ada steers by the sign of D's verdict, which a WGAN critic does "
+                                "not have; use train.augment=diffaug with wgan-gp, or loss bce or hinge")
+        if not 0 < t.ada_target < 1 or t.ada_kimg <= 0 or t.ada_interval < 1:
+            raise GanforgeError("train.ada_target must be in (0, 1), train.ada_kimg > 0 and train.ada_interval "
+                                f">= 1, not {t.ada_target}, {t.ada_kimg} and {t.ada_interval}")
 
 
 def to_yaml(cfg: Config) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ganforge.data import cache, cifar, digits, folder, idx
+from ganforge.data import cache, cifar, digits, folder, idx, subset
 from ganforge.data.locate import locate
 from ganforge.errors import GanforgeError
 
@@ -124,6 +124,10 @@ def _load_named(cfg) -> ImageData:
         images, labels = reader()
         images = set_channels(resize(images, cfg.resolution), cfg.channels)
         cache.save(path, {"images": images, "labels": labels}, {"source": source})
+    if cfg.limit is not None:  # the cache holds the whole split; the subset is one cheap gather
+        keep = subset.pick(len(images), cfg.limit, labels, cfg.limit_seed)
+        images, labels = images[keep], labels[keep] if labels is not None else None
+        source = f"{source} ({cfg.limit} of its images, data.limit_seed={cfg.limit_seed})"
     return ImageData(cfg.name, images, labels, classes, source, cfg.resolution, images.shape[1], cache_file=path)
 
 
@@ -141,6 +145,10 @@ def _load_folder(cfg) -> ImageData:
         raise GanforgeError(f"no images found under {root}{what} (looked for {', '.join(sorted(folder.EXTENSIONS))});"
                             " check the path and --pattern")
     labels, classes = folder.folder_labels(root, files) if cfg.labels else (None, None)
+    if cfg.limit is not None:  # only the chosen files are decoded (class-balanced with --labels)
+        keep = subset.pick(len(files), cfg.limit, labels, cfg.limit_seed)
+        files = [files[i] for i in keep.tolist()]
+        labels = labels[keep] if labels is not None else None
     est_bytes = len(files) * (cfg.channels or 3) * cfg.resolution ** 2
     if est_bytes > cfg.max_memory_gb * 2 ** 30:
         channels = cfg.channels or folder.detect_channels(files, cfg.resolution, cfg.crop)
@@ -148,7 +156,8 @@ def _load_folder(cfg) -> ImageData:
         return ImageData("folder", None, labels, classes, str(root), cfg.resolution, channels, stream=stream)
 
     k = cache.key({"src": str(root.resolve()), "files": cache.files_fingerprint(files), "res": cfg.resolution,
-                   "crop": cfg.crop, "channels": cfg.channels, "pattern": cfg.pattern, "labels": cfg.labels})
+                   "crop": cfg.crop, "channels": cfg.channels, "pattern": cfg.pattern, "labels": cfg.labels,
+                   "limit": cfg.limit, "limit_seed": cfg.limit_seed})
     path = cache.path_for("folder", k)
     hit = cache.load(path)
     if hit is not None:

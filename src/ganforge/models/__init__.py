@@ -38,8 +38,19 @@ def build_generator(arch: str, kwargs: dict) -> nn.Module:
     return ARCHS[arch][0](**kwargs)
 
 
-def build_discriminator(arch: str, kwargs: dict) -> nn.Module:
-    return ARCHS[arch][1](**kwargs)
+def build_discriminator(arch: str, kwargs: dict, spectral_norm: bool = False) -> nn.Module:
+    D = ARCHS[arch][1](**kwargs)
+    return add_spectral_norm(D) if spectral_norm else D
+
+
+def add_spectral_norm(net: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) of every convolutional and linear layer: each weight is
+    divided by its largest singular value (one power iteration per forward), which bounds D's slope.
+    The power iteration's vectors are buffers, so they travel with D's weights in checkpoints."""
+    for m in list(net.modules()):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.utils.parametrizations.spectral_norm(m)
+    return net
 
 
 def count_params(m: nn.Module) -> int:

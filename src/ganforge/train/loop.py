@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from ganforge import losses, stats
+from ganforge.augment import AdaptiveP, augment, parse_policy
 from ganforge.config import Config, to_yaml
 from ganforge.data import ImageData, check_batch
 from ganforge.data.batches import Batches, to_unit_range
@@ -102,7 +103,7 @@ class Trainer:
         # G_raw / D_raw are the plain networks (sampling, EMA, checkpoints, G's phase uses D_raw);
         # G / D are the same networks wrapped for gradient averaging when several processes train.
         self.G_raw = build_generator(m.arch, self.kwargs).to(self.device)
-        self.D_raw = build_discriminator(m.arch, self.kwargs).to(self.device)
+        self.D_raw = build_discriminator(m.arch, self.kwargs, m.spectral_norm).to(self.device)
         if t.sync_bn and self.world.active:
             self.G_raw = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.G_raw)
             self.D_raw = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.D_raw)
@@ -126,6 +127,9 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.G_raw.parameters(), lr=o.lr_g, **adam)
         self.opt_d = torch.optim.Adam(self.D_raw.parameters(), lr=o.lr_d, **adam)
         self.loss = losses.build(t.loss, t.label_smoothing, t.gp_weight)
+        # what D sees: augmented reals and fakes alike (diffaug: always; ada: each op with probability p)
+        self.policy = parse_policy(t.augment_policy) if t.augment != "none" else []
+        self.ada = AdaptiveP(t.ada_target, t.ada_kimg, t.ada_interval) if t.augment == "ada" else None
         # mixed precision: bf16 where the GPU has it, else fp16 with gradient scaling; off on CPU
         amp = t.amp
         if amp == "auto":
@@ -175,6 +179,22 @@ class Trainer:
         self.scaler_d.step(self.opt_d)
         self.scaler_d.update()
 
+    def _aug(self, x: torch.Tensor) -> torch.Tensor:
+        """The images as D is shown them (differentiable: G's gradient passes through)."""
+        if not self.policy:
+            return x
+        x = augment(x, self.policy, self.ada.p if self.ada is not None else 1.0)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def _r1(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor | None:
+        """R1 on the (augmented) reals, every ``r1_every`` steps weighted that many times (lazy R1)."""
+        t = self.cfg.train
+        if t.r1 <= 0 or self.step % t.r1_every:
+            return None
+        r1 = losses.r1_penalty(self.D, x.float(), y, gamma=t.r1 * t.r1_every)  # fp32: a gradient of a gradient
+        stats.report("r1", r1)
+        return r1
+
     def _z(self, n: int) -> torch.Tensor:
         """This rank's ``n`` latents: its slice of the global batch's noise, so that the ranks together
         draw what one process would (every rank keeps the same RNG state)."""
@@ -194,11 +214,13 @@ class Trainer:
             else:
                 with torch.no_grad():  # no graph through G while D learns
                     fake = self.G_raw(self._z(len(x)), y)
+        x, fake = self._aug(x), self._aug(fake)
+        r1 = self._r1(x, y)
         if self.cfg.train.d_update == "separate":
             with self._autocast():
                 real_logits = self.D(x, y).float()
             l_real = self.loss.d_real(real_logits)
-            self._d_update(l_real)
+            self._d_update(l_real if r1 is None else l_real + r1)
             with self._autocast():
                 fake_logits = self.D(fake, y).float()
             l_fake = self.loss.d_fake(fake_logits)
@@ -212,8 +234,10 @@ class Trainer:
             if gp is not None:
                 stats.report("gp", gp)
                 d_loss = d_loss + gp
-            self._d_update(d_loss)
+            self._d_update(d_loss if r1 is None else d_loss + r1)
         self._last_logits = (real_logits.detach(), fake_logits.detach())
+        if self.ada is not None:
+            self.ada.observe(real_logits, 0.5 if self.cfg.train.loss == "lsgan" else 0.0)
         stats.report("d_loss", d_loss)
         prob = torch.sigmoid if self.loss.probability_outputs else (lambda v: v)
         stats.report("D(x)", prob(real_logits.detach()))
@@ -229,7 +253,7 @@ class Trainer:
             with self._autocast():
                 if fake is None:
                     fake = self.G(self._z(n), y)
-                logits = self.D_g(fake, y).float()
+                logits = self.D_g(self._aug(fake), y).float()
             g_loss = self.loss.g(logits)
             self.opt_g.zero_grad(set_to_none=True)
             self.scaler_g.scale(g_loss).backward()
@@ -252,10 +276,13 @@ class Trainer:
         t = self.cfg.train
         y = None
         reuse = t.d_steps == 1 and t.g_steps == 1 and t.d_update == "joint"
-        for _ in range(t.d_steps):
+        for i in range(t.d_steps):
             x, y = self.batches.next()
             self.d_phase(x, y if self.conditional else None, keep_fake=reuse)
             self.images_seen += len(x) * self.world.size  # global count
+            if self.ada is not None:
+                self.ada.update(self.step * t.d_steps + i + 1, len(x) * self.world.size, self.world, self.device)
+                stats.report("augment_p", self.ada.p)
         for _ in range(t.g_steps):
             self.g_phase(y if self.conditional else None, self._fake if reuse else None)
         self._fake = None
@@ -282,6 +309,8 @@ class Trainer:
              "rng_cpu": torch.get_rng_state(), "z_fixed": self.z_fixed, "y_fixed": self.y_fixed,
              "best_value": self.best_value, "scaler_d": self.scaler_d.state_dict(),
              "scaler_g": self.scaler_g.state_dict()}
+        if self.ada is not None:
+            s["ada"] = self.ada.state_dict()
         if self.device.type == "cuda":
             s["rng_cuda"] = torch.cuda.get_rng_state(self.device)
         return s
@@ -316,6 +345,8 @@ class Trainer:
             torch.cuda.set_rng_state(s["rng_cuda"], self.device)
         self.z_fixed, self.y_fixed = s["z_fixed"], s["y_fixed"]
         self.best_value = s.get("best_value")
+        if self.ada is not None and "ada" in s:  # p goes on where it was
+            self.ada.load_state_dict(s["ada"])
         if s.get("scaler_d"):  # fp16 runs: the loss scales go on where they were
             self.scaler_d.load_state_dict(s["scaler_d"])
             self.scaler_g.load_state_dict(s["scaler_g"])

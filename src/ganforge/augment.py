@@ -1,0 +1,147 @@
+"""Differentiable augmentation of everything D sees, and ADA's adaptive probability.
+
+With a few hundred images D memorises the training set and its verdicts stop teaching G. Showing
+D only augmented images, real and fake alike, in D's phase and in G's phase, keeps it from
+memorising while G still learns the un-augmented distribution: every operation here is
+differentiable in the images, so G's gradient passes through it (DiffAugment, Zhao et al. 2020).
+The augmentations do not leak into G's samples because D never sees an un-augmented image that
+it could prefer.
+
+``ada`` applies each operation to each image with probability ``p`` and moves ``p`` so that the
+share of real images D scores as real, E[sign(D(x))], stays at a target (0.6 in StyleGAN2-ADA,
+Karras et al. 2020): an overfitting D pushes that share up, and ``p`` with it.
+
+Images are (B, C, H, W) in [-1, 1]. Randomness comes from torch's global generator on the images'
+device, whose state every checkpoint stores, so a resumed run augments exactly as an unbroken one.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# policy name -> its operations, in order (DiffAugment's names and strengths)
+POLICIES = ("color", "translation", "cutout")
+TRANSLATION = 1 / 8   # largest shift, as a share of the side
+CUTOUT = 1 / 2        # side of the square cut out, as a share of the side
+
+
+def parse_policy(spec: str) -> list[str]:
+    """'translation,cutout,color' -> its names; unknown names are an error that lists the known ones."""
+    from ganforge.errors import GanforgeError
+
+    names = [s.strip() for s in str(spec).split(",") if s.strip()]
+    bad = [n for n in names if n not in POLICIES]
+    if bad or not names:
+        what = f"unknown augmentation '{bad[0]}'" if bad else "train.augment_policy is empty"
+        raise GanforgeError(f"{what}; train.augment_policy is a comma-separated list of {', '.join(POLICIES)}")
+    return names
+
+
+def _chosen(x: torch.Tensor, p: float) -> torch.Tensor:
+    """(B, 1, 1, 1) float: 1 for the images this operation applies to (each with probability p)."""
+    if p >= 1:
+        return torch.ones(len(x), 1, 1, 1, device=x.device, dtype=x.dtype)
+    return (torch.rand(len(x), 1, 1, 1, device=x.device) < p).to(x.dtype)
+
+
+def brightness(x: torch.Tensor, p: float) -> torch.Tensor:
+    return x + (torch.rand(len(x), 1, 1, 1, device=x.device, dtype=x.dtype) - 0.5) * _chosen(x, p)
+
+
+def saturation(x: torch.Tensor, p: float) -> torch.Tensor:
+    if x.shape[1] == 1:  # gray images have no saturation; draw anyway so RNG use does not depend on C
+        torch.rand(len(x), device=x.device)
+        return x
+    mean = x.mean(1, keepdim=True)
+    f = torch.rand(len(x), 1, 1, 1, device=x.device, dtype=x.dtype) * 2
+    return (x - mean) * (1 + (f - 1) * _chosen(x, p)) + mean
+
+
+def contrast(x: torch.Tensor, p: float) -> torch.Tensor:
+    mean = x.mean((1, 2, 3), keepdim=True)
+    f = torch.rand(len(x), 1, 1, 1, device=x.device, dtype=x.dtype) + 0.5
+    return (x - mean) * (1 + (f - 1) * _chosen(x, p)) + mean
+
+
+def translation(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Shift each image by up to 1/8 of its side in x and y, filling with zeros (mid-gray)."""
+    b, c, h, w = x.shape
+    sh, sw = int(h * TRANSLATION + 0.5), int(w * TRANSLATION + 0.5)
+    on = _chosen(x, p).view(b, 1, 1).long()
+    dy = torch.randint(-sh, sh + 1, (b, 1, 1), device=x.device) * on
+    dx = torch.randint(-sw, sw + 1, (b, 1, 1), device=x.device) * on
+    gy, gx = torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij")
+    ys = (gy.unsqueeze(0) + dy).clamp(-1, h)   # (B, H, W): source row, -1 or h = the zero border
+    xs = (gx.unsqueeze(0) + dx).clamp(-1, w)
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1))  # (B, C, H + 2, W + 2)
+    flat = ((ys + 1) * (w + 2) + (xs + 1)).view(b, 1, h * w).expand(b, c, h * w)
+    return padded.flatten(2).gather(2, flat).view(b, c, h, w)
+
+
+def cutout(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Zero (mid-gray) a square of half the side at a random place in each image."""
+    b, _, h, w = x.shape
+    ch, cw = int(h * CUTOUT + 0.5), int(w * CUTOUT + 0.5)
+    cy = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), device=x.device)
+    cx = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), device=x.device)
+    gy, gx = torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij")
+    top, left = cy - ch // 2, cx - cw // 2
+    inside = (gy >= top) & (gy < top + ch) & (gx >= left) & (gx < left + cw)   # (B, H, W)
+    keep = 1 - inside.unsqueeze(1).to(x.dtype) * _chosen(x, p)
+    return x * keep
+
+
+OPS = {"color": (brightness, saturation, contrast), "translation": (translation,), "cutout": (cutout,)}
+
+
+def augment(x: torch.Tensor, policy: list[str], p: float = 1.0) -> torch.Tensor:
+    """Apply each operation of ``policy`` to each image with probability ``p`` (1: all of them)."""
+    if p <= 0:
+        return x
+    for name in policy:
+        for op in OPS[name]:
+            x = op(x, p)
+    return x
+
+
+class AdaptiveP:
+    """ADA's controller: every ``interval`` steps, p moves by (images seen since) / (speed_kimg * 1000)
+    towards more augmentation when E[sign(D(real) - threshold)] is above ``target``, else towards less.
+    ``state_dict`` holds p and the signs gathered since the last move, so resuming is exact."""
+
+    def __init__(self, target: float = 0.6, speed_kimg: float = 100.0, interval: int = 4, p: float = 0.0):
+        self.target, self.speed_kimg, self.interval = target, speed_kimg, interval
+        self.p = p
+        self.sign_sum, self.count, self.images = 0.0, 0, 0
+
+    def observe(self, real_logits: torch.Tensor, threshold: float = 0.0) -> None:
+        """Gather the signs of D's outputs on (augmented) real images; one sync per ``interval`` steps."""
+        s = torch.sign(real_logits.detach().float() - threshold)
+        self.sign_sum = self.sign_sum + s.sum()   # a tensor on the device until ``update`` reads it
+        self.count += len(s)
+
+    def update(self, step: int, images: int, world=None, device="cpu") -> None:
+        """Called once per training step with the images D saw in it (all ranks); with several processes
+        the signs are summed over them (on ``device``, the one the process group communicates on)."""
+        self.images += images
+        if step % self.interval or self.count == 0:
+            return
+        stats = torch.stack([torch.as_tensor(self.sign_sum, dtype=torch.float64).cpu(),
+                             torch.tensor(float(self.count), dtype=torch.float64)])
+        if world is not None and world.active:
+            import torch.distributed as dist
+
+            stats = stats.to(device)
+            dist.all_reduce(stats)
+            stats = stats.cpu()
+        r_t = float(stats[0] / stats[1])
+        step_size = self.images / (self.speed_kimg * 1000)
+        self.p = min(1.0, max(0.0, self.p + (step_size if r_t > self.target else -step_size)))
+        self.r_t = r_t
+        self.sign_sum, self.count, self.images = 0.0, 0, 0
+
+    def state_dict(self) -> dict:
+        return {"p": self.p, "sign_sum": float(self.sign_sum), "count": self.count, "images": self.images}
+
+    def load_state_dict(self, s: dict) -> None:
+        self.p, self.sign_sum, self.count, self.images = s["p"], s["sign_sum"], s["count"], s["images"]

@@ -1,0 +1,240 @@
+"""Small data: the augmentations D sees, ADA's p, spectral norm, R1, data.limit, and their errors."""
+
+import pytest
+import torch
+import torch.nn as nn
+import yaml
+
+from ganforge import augment as A
+from ganforge.cli import main
+from ganforge.data.subset import pick
+from ganforge.errors import GanforgeError
+from ganforge.models import add_spectral_norm, build_discriminator, model_kwargs
+from ganforge.train import checkpoint
+
+TINY = ["--data", "digits", "--resolution", "16", "model.ngf=8", "model.ndf=8", "model.hidden=32",
+        "model.z_dim=16", "--quiet", "--device", "cpu"]
+
+
+def images(b=6, c=3, s=16, seed=0):
+    return torch.rand(b, c, s, s, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+# ---- the augmentations --------------------------------------------------------------------------
+@pytest.mark.parametrize("policy", ["color", "translation", "cutout", "translation,cutout,color"])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_augment_keeps_the_shape_and_changes_every_image(policy, channels):
+    x = images(c=channels)
+    torch.manual_seed(1)
+    y = A.augment(x, A.parse_policy(policy))
+    assert y.shape == x.shape and y.dtype == x.dtype and torch.isfinite(y).all()
+    changed = (y != x).flatten(1).any(1)
+    assert changed.float().mean() >= 5 / 6  # a zero shift can leave one image as it was
+
+
+def test_translation_and_cutout_only_move_or_blank_pixels():
+    x = images(b=32)
+    torch.manual_seed(0)
+    t = A.translation(x, 1.0)
+    values = set(x.flatten().tolist()) | {0.0}
+    assert set(t.flatten().tolist()) <= values      # every pixel is one of x's or the gray border
+    for i in range(len(x)):                          # and it is x shifted by at most 2 pixels (16 / 8)
+        assert any(torch.equal(t[i], _shift(x[i], dy, dx)) for dy in range(-2, 3) for dx in range(-2, 3))
+    torch.manual_seed(0)
+    c = A.cutout(torch.ones(32, 1, 16, 16), 1.0)
+    blank = (c == 0).flatten(1).sum(1)
+    assert set(c.unique().tolist()) <= {0.0, 1.0}
+    assert (blank <= 64).all() and (blank >= 16).all() and (blank == 64).any()  # an 8x8 square, maybe clipped
+
+
+def _shift(img, dy, dx):
+    c, h, w = img.shape
+    out = torch.zeros_like(img)
+    ys, xs = slice(max(0, -dy), min(h, h - dy)), slice(max(0, -dx), min(w, w - dx))
+    yd, xd = slice(max(0, dy), min(h, h + dy)), slice(max(0, dx), min(w, w + dx))
+    out[:, ys, xs] = img[:, yd, xd]
+    return out
+
+
+def test_color_stays_in_its_range():
+    x = images(b=256)
+    torch.manual_seed(0)
+    b = A.brightness(x, 1.0)
+    shift = (b - x).flatten(1)
+    assert torch.allclose(shift.min(1).values, shift.max(1).values, atol=1e-6)  # one shift per image
+    assert shift.abs().max() <= 0.5
+    y = A.augment(x, ["color"])
+    assert y.abs().max() < 4  # brightness +-0.5, saturation x0..2, contrast x0.5..1.5 around the means
+
+
+def test_probability_p_picks_that_share_of_images():
+    x = images(b=4000, c=1, s=8)
+    torch.manual_seed(0)
+    assert torch.equal(A.augment(x, ["translation", "cutout", "color"], 0.0), x)
+    share = (A.brightness(x, 0.3) != x).flatten(1).any(1).float().mean()
+    assert abs(share - 0.3) < 0.03
+
+
+def test_gradients_reach_g_through_every_augmentation():
+    G = nn.Sequential(nn.Linear(4, 3 * 16 * 16), nn.Tanh(), nn.Unflatten(1, (3, 16, 16)))
+    D = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 1))
+    for policy in A.POLICIES:
+        G.zero_grad()
+        torch.manual_seed(0)
+        D(A.augment(G(torch.randn(8, 4)), [policy])).mean().backward()
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters()), policy
+    # translation moves pixels: the gradient of the sum is 1 on kept pixels and 0 on those shifted out
+    x = images(b=4).requires_grad_(True)
+    A.translation(x, 1.0).sum().backward()
+    assert set(x.grad.unique().tolist()) <= {0.0, 1.0} and x.grad.sum() > 0.5 * x.numel()
+
+
+def test_unknown_policy_is_an_error_that_lists_the_known_ones():
+    with pytest.raises(GanforgeError, match="unknown augmentation 'rotate'.*translation, cutout"):
+        A.parse_policy("translation,rotate")
+    with pytest.raises(GanforgeError, match="is empty"):
+        A.parse_policy(" , ")
+
+
+# ---- ADA's p ------------------------------------------------------------------------------------
+def test_p_rises_when_d_overfits_and_falls_when_it_does_not():
+    ada = A.AdaptiveP(target=0.6, speed_kimg=1, interval=4)
+    for step in range(1, 9):  # D calls 90% of real images real: over the target
+        ada.observe(torch.tensor([3.0] * 9 + [-1.0]))
+        ada.update(step, 10)
+    assert ada.p == pytest.approx(2 * 40 / 1000)  # two moves of 40 images / 1,000 each
+    for step in range(9, 17):  # D unsure (50% real): under the target
+        ada.observe(torch.tensor([1.0] * 5 + [-1.0] * 5))
+        ada.update(step, 10)
+    assert ada.p == pytest.approx(0.0)
+    for step in range(17, 21):  # already 0: it cannot go below
+        ada.observe(torch.tensor([-1.0] * 10))
+        ada.update(step, 10)
+    assert ada.p == 0.0
+    lsgan = A.AdaptiveP(interval=1)  # LSGAN's outputs aim at 1 (real) and 0 (fake): the sign is about 0.5
+    lsgan.observe(torch.full((10,), 0.7), threshold=0.5)
+    lsgan.update(1, 10)
+    assert lsgan.p > 0
+
+
+def test_ada_state_round_trips_mid_interval():
+    a = A.AdaptiveP(speed_kimg=1, interval=4, p=0.3)
+    a.observe(torch.tensor([1.0, 1.0, -1.0]))
+    a.update(1, 3)
+    b = A.AdaptiveP(speed_kimg=1, interval=4)
+    b.load_state_dict(a.state_dict())
+    for x in (a, b):
+        for step in (2, 3, 4):
+            x.observe(torch.tensor([1.0, 1.0, 1.0]))
+            x.update(step, 3)
+    assert a.p == b.p and a.p > 0.3
+
+
+def test_training_with_ada_logs_p_and_it_moves(tmp_path):
+    assert main(["train", *TINY, "--runs-dir", str(tmp_path), "--steps", "24", "data.limit=200",
+                 "train.augment=ada", "train.ada_kimg=0.5", "train.log_every=4"]) == 0
+    run = next(tmp_path.iterdir())
+    recs = [yaml.safe_load(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    ps = [r["augment_p"] for r in recs if r["kind"] == "train"]
+    assert len(ps) == 6 and max(ps) > 0  # a small D on 200 images soon calls most real images real
+    s = checkpoint.load_state(checkpoint.latest(run / "checkpoints"))
+    assert s["ada"]["p"] == pytest.approx(ps[-1], abs=1e-4)
+
+
+# ---- spectral norm and R1 -------------------------------------------------------------------------
+class _Cfg:
+    z_dim, ngf, ndf, hidden, dropout = 16, 8, 8, 32, 0.0
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "cdcgan", "keras-cifar"])
+def test_spectral_norm_bounds_every_layer_of_d(arch):
+    kw = model_kwargs(_Cfg, 16, 1, 10)
+    D = build_discriminator(arch, kw, spectral_norm=True)
+    layers = [m for m in D.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert layers and all(nn.utils.parametrize.is_parametrized(m, "weight") for m in layers)
+    D.train()
+    x, y = torch.randn(4, 1, 16, 16), torch.arange(4)
+    for _ in range(30):  # power iterations converge as D runs
+        D(x, y)
+    for m in layers:
+        sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
+        assert sigma == pytest.approx(1.0, abs=0.05), m
+    plain = build_discriminator(arch, kw)
+    assert not any(nn.utils.parametrize.is_parametrized(m) for m in plain.modules())
+    assert sum(p.numel() for p in add_spectral_norm(plain).parameters()) == \
+        sum(p.numel() for p in build_discriminator(arch, kw).parameters())
+
+
+def test_r1_and_spectral_norm_train_and_are_recorded(tmp_path):
+    assert main(["train", *TINY, "--runs-dir", str(tmp_path), "--steps", "4", "train.r1=1.0", "train.r1_every=2",
+                 "model.spectral_norm=true", "train.log_every=1", "train.augment=diffaug"]) == 0
+    run = next(tmp_path.iterdir())
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["train"]["r1"] == 1.0 and cfg["model"]["spectral_norm"] is True
+    assert cfg["train"]["augment"] == "diffaug"
+    recs = [yaml.safe_load(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    r1 = [r.get("r1") for r in recs if r["kind"] == "train"]
+    assert r1[0] is not None and r1[1] is None and r1[2] is not None  # lazy: steps 0 and 2 of 0..3
+    w = checkpoint.load_weights(checkpoint.latest(run / "checkpoints"), "D")
+    assert any("parametrizations.weight.original" in k for k in w) and any(k.endswith("_u") for k in w)
+    assert main(["generate", str(run), "-n", "4", "--out", str(tmp_path / "g.png")]) == 0
+
+
+# ---- data.limit ---------------------------------------------------------------------------------
+def test_limit_is_class_balanced_seeded_and_repeatable():
+    labels = torch.arange(10).repeat_interleave(100)
+    a = pick(1000, 205, labels, seed=0)
+    counts = torch.bincount(labels[a], minlength=10)
+    assert len(a) == len(a.unique()) == 205 and sorted(counts.tolist()) == [20] * 5 + [21] * 5
+    assert torch.equal(a, pick(1000, 205, labels, seed=0)) and not torch.equal(a, pick(1000, 205, labels, seed=1))
+    few = torch.tensor([0] * 3 + [1] * 97)   # class 0 has only 3: all of them, the rest from class 1
+    b = pick(100, 20, few, seed=0)
+    assert torch.bincount(few[b]).tolist() == [3, 17]
+    assert len(pick(50, 7, None, seed=3).unique()) == 7
+    with pytest.raises(GanforgeError, match="data.limit=60 is more than the 50 images there are"):
+        pick(50, 60)
+
+
+def test_limit_trains_on_that_many_images_and_is_recorded(tmp_path, capsys):
+    assert main(["train", *TINY, "--runs-dir", str(tmp_path), "--steps", "2", "data.limit=120",
+                 "--batch-size", "32"]) == 0
+    run = next(tmp_path.iterdir())
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["data"]["limit"] == 120 and cfg["data"]["limit_seed"] == 0
+    from ganforge import config as C
+    from ganforge.data import load_dataset
+
+    data = load_dataset(C.from_dict(cfg).data)
+    assert len(data) == 120 and torch.bincount(data.labels).tolist() == [12] * 10
+
+
+def test_limit_on_a_folder_decodes_only_the_chosen_files(tmp_path):
+    from PIL import Image
+
+    from ganforge.config import DataConfig
+    from ganforge.data import load_dataset
+
+    for cls in ("cats", "dogs"):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        for i in range(12 if cls == "cats" else 6):
+            Image.new("RGB", (8, 8), (i * 10, 0, 0)).save(tmp_path / "imgs" / cls / f"{i}.png")
+    cfg = DataConfig(name="folder", path=str(tmp_path / "imgs"), resolution=8, labels=True, limit=8, workers=0)
+    data = load_dataset(cfg)
+    assert len(data) == 8 and torch.bincount(data.labels).tolist() == [4, 4]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train.augment=ada", "--loss", "wgan-gp"], "train.augment=ada steers by the sign of D's verdict"),
+    (["train.r1=1", "--loss", "wgan-gp"], "train.r1 and wgan-gp's gradient penalty"),
+    (["train.augment=diffaug", "train.augment_policy=translation,flip"], "unknown augmentation 'flip'"),
+    (["train.augment=mixup"], "train.augment must be one of none, diffaug, ada"),
+    (["train.r1=-1"], "train.r1 must be >= 0"),
+    (["train.augment=ada", "train.ada_target=1.5"], "train.ada_target must be in (0, 1)"),
+    (["data.limit=0"], "data.limit must be at least 1"),
+    (["data.limit=5000"], "data.limit=5000 is more than the 1797 images there are"),
+])
+def test_small_data_errors_are_one_line(tmp_path, capsys, args, message):
+    code = main(["train", *TINY, "--runs-dir", str(tmp_path / "runs"), "--steps", "2", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1 and err.startswith("error: ")
+    assert not (tmp_path / "runs").exists()

@@ -238,3 +238,62 @@ def test_small_data_errors_are_one_line(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1 and err.startswith("error: ")
     assert not (tmp_path / "runs").exists()
+
+
+# ---- the small-data recipe for runs without a preset ------------------------------------------------
+def test_small_data_recipe_applies_only_without_a_preset_and_only_to_unset_keys():
+    from ganforge import config as C
+    from ganforge import recipes
+
+    cfg = C.build(None, None, ["train.r1=0.5"], {})
+    note = recipes.small_data(cfg, 300)
+    assert note.startswith("300 images (fewer than 10,000) and no preset named: training with the small-data")
+    for key, value in recipes.SMALL_DATA.items():
+        section, name = key.split(".")
+        assert getattr(getattr(cfg, section), name) == value
+    assert cfg.train.r1 == 0.5 and note.count("\n") == 0
+    assert recipes.small_data(C.build(None, None, [], {}), 20_000) is None            # enough images
+    named = C.build("quick", None, [], {})
+    assert recipes.small_data(named, 300) is None and named.train.augment == "none"  # a preset is kept as is
+    mine = C.build(None, None, [f"{k}=none" if k == "train.augment" else f"{k}={v}"
+                                for k, v in recipes.SMALL_DATA.items()], {})
+    assert recipes.small_data(mine, 300) is None and mine.train.augment == "none"     # the user's choice wins
+
+
+def test_a_run_without_a_preset_on_few_images_says_it_uses_the_recipe(tmp_path, capsys):
+    args = ["train", *[a for a in TINY if a != "--quiet"], "--runs-dir", str(tmp_path), "--steps", "2",
+            "data.limit=200", "--batch-size", "32"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "200 images (fewer than 10,000) and no preset named" in out
+    run = next(tmp_path.iterdir())
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["augment"] == "diffaug"
+    assert main(["train", *args[1:], "--dry-run"]) == 0
+    assert "# no preset named: if the data has fewer than 10,000 images, training adds" in capsys.readouterr().out
+    assert main(["train", *args[1:], "--preset", "quick", "--dry-run"]) == 0
+    assert "no preset named" not in capsys.readouterr().out
+
+
+def test_d_sees_augmented_images_in_both_phases(monkeypatch):
+    """Cutout leaves exact zeros that G's tanh never makes: D's inputs in D's and G's phases must have them."""
+    from ganforge import config as C
+    from ganforge.data import load_dataset
+    from ganforge.train.loop import Trainer
+
+    cfg = C.build("quick", None, ["data.resolution=16", "model.ngf=8", "model.ndf=8", "model.z_dim=16",
+                                  "train.augment=diffaug", "train.augment_policy=cutout", "train.batch_size=16",
+                                  "train.device=cpu", "train.channels_last=false"], {})
+    tr = Trainer(cfg, ".", load_dataset(cfg.data), quiet=True)
+    seen = []
+    real_D = tr.D_raw
+
+    def spy(x, y=None):
+        seen.append(x.detach())
+        return real_D(x, y)
+
+    tr.D = tr.D_g = spy
+    tr.train_step()
+    assert len(seen) == 3  # D's phase: real and fake; G's phase: fake
+    for x in seen:
+        zeros = (x == 0).flatten(1).sum(1)
+        assert (zeros >= 16).all(), zeros

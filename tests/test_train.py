@@ -63,8 +63,8 @@ CASES = {
     "mlp-wgan-gp": ["--arch", "mlp", "--loss", "wgan-gp", "--d-steps", "2"],
     "dcgan-fp16-amp": ["train.amp=fp16"],  # gradient scalers must resume where they were
     # ADA's p and its pending signs, spectral norm's power-iteration vectors, lazy R1's phase
-    "dcgan-ada-r1-sn": ["train.augment=ada", "train.ada_kimg=0.3", "train.ada_interval=3", "train.r1=0.5",
-                        "train.r1_every=2", "model.spectral_norm=true"],
+    "dcgan-ada-r1-sn": ["train.augment=ada", "train.augment_p=0.5", "train.ada_kimg=3", "train.ada_interval=3",
+                        "train.r1=0.5", "train.r1_every=2", "model.spectral_norm=true"],
     "mlp-hinge-diffaug": ["--arch", "mlp", "--loss", "hinge", "train.augment=diffaug"],
 }
 
@@ -89,8 +89,8 @@ def test_resume_gives_the_same_weights_as_an_unbroken_run(tmp_path, case):
     assert torch.equal(sa["rng_cpu"], sb["rng_cpu"])
     assert sa["scaler_d"] == sb["scaler_d"] and sa["scaler_g"] == sb["scaler_g"]
     assert sa.get("ada") == sb.get("ada")
-    if "ada" in sa:
-        assert sa["ada"]["p"] > 0
+    if "train.augment=ada" in common:
+        assert sa["ada"]["p"] != 0.5  # p moved, and from where the checkpoint left it
     # the last log window (steps 11-12) is the same in both; earlier windows differ where b stopped
     assert train_records(a)[-1]["d_loss"] == train_records(b)[-1]["d_loss"]
 

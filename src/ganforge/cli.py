@@ -171,6 +171,7 @@ def _requested_device(args, C) -> str:
 
 
 def _train(args, C, flags, world, device, page) -> int:
+    from ganforge import recipes
     from ganforge.data import load_dataset
     from ganforge.train import checkpoint
     from ganforge.train.loop import Interrupted, Trainer, resolve_device, write_config
@@ -208,9 +209,13 @@ def _train(args, C, flags, world, device, page) -> int:
     else:
         cfg = C.build(args.preset, args.config, args.overrides, flags)
         if args.dry_run:
-            print(C.to_yaml(cfg), end="")
+            note = recipes.dry_run_note(cfg)
+            print(C.to_yaml(cfg) + (note + "\n" if note else ""), end="")
             return 0
         data = load_dataset(cfg.data)
+        note = recipes.small_data(cfg, len(data))
+        if note and world.main:
+            say(args, note)
         trainer = Trainer(cfg, Path("."), data, resolve_device(device if world.active else cfg.train.device),
                           quiet=args.quiet, world=world)  # validates before a folder exists
         if args.init_from:

@@ -67,6 +67,7 @@ class TrainConfig:
     r1_every: int = 1                 # lazy R1: every k D steps, weighted k times (16 in StyleGAN2)
     augment: str = "none"             # what D sees: none | diffaug (always augmented) | ada (adaptive p)
     augment_policy: str = "translation,cutout,color"  # comma-separated: translation, cutout, color
+    augment_p: float = 0.0            # ada: the probability p starts at (StyleGAN2-ADA's --p)
     ada_target: float = 0.6           # ada: target share of real images D scores as real, E[sign(D(x))]
     ada_kimg: float = 100.0           # ada: thousands of images for p to move from 0 to 1 at most
     ada_interval: int = 4             # ada: steps between adjustments of p
@@ -321,7 +322,22 @@ def build(preset: str | None = None, yaml_file: str | None = None, overrides: li
         apply_tree(cfg, tree, f"config file {yaml_file}")
     apply_overrides(cfg, flags, overrides)
     validate(cfg)
+    # what the user chose, for defaults that depend on the data (``ganforge.recipes``)
+    cfg.preset_named = bool(preset or (isinstance(tree, dict) and tree.get("preset")))
+    cfg.user_keys = user_keys(tree, flags, overrides)
     return cfg
+
+
+def user_keys(tree: dict, flags: dict | None, overrides: list[str]) -> set[str]:
+    """'section.field' of every key a YAML file, a flag or an override set."""
+    keys = {FLAG_KEYS[f] for f, v in (flags or {}).items() if v is not None and f in FLAG_KEYS}
+    keys |= {".".join(resolve_key(item.split("=", 1)[0].strip())) for item in overrides}
+    for section, values in (tree.items() if isinstance(tree, dict) else ()):
+        if section in SECTIONS and isinstance(values, dict):
+            keys |= {f"{section}.{name}" for name in values}
+        elif section not in ("_doc", "preset"):
+            keys.add(".".join(resolve_key(section)))
+    return keys
 
 
 def apply_overrides(cfg: Config, flags: dict | None, overrides: list[str]) -> None:
@@ -411,6 +427,8 @@ def _check_regularisers(t: TrainConfig) -> None:
         if t.loss == "wgan-gp":
             raise GanforgeError("train.augment=ada steers by the sign of D's verdict, which a WGAN critic does "
                                 "not have; use train.augment=diffaug with wgan-gp, or loss bce or hinge")
+        if not 0 <= t.augment_p <= 1:
+            raise GanforgeError(f"train.augment_p is a probability, from 0 to 1, not {t.augment_p}")
         if not 0 < t.ada_target < 1 or t.ada_kimg <= 0 or t.ada_interval < 1:
             raise GanforgeError("train.ada_target must be in (0, 1), train.ada_kimg > 0 and train.ada_interval "
                                 f">= 1, not {t.ada_target}, {t.ada_kimg} and {t.ada_interval}")

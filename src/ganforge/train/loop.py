@@ -129,7 +129,7 @@ class Trainer:
         self.loss = losses.build(t.loss, t.label_smoothing, t.gp_weight)
         # what D sees: augmented reals and fakes alike (diffaug: always; ada: each op with probability p)
         self.policy = parse_policy(t.augment_policy) if t.augment != "none" else []
-        self.ada = AdaptiveP(t.ada_target, t.ada_kimg, t.ada_interval) if t.augment == "ada" else None
+        self.ada = AdaptiveP(t.ada_target, t.ada_kimg, t.ada_interval, t.augment_p) if t.augment == "ada" else None
         # mixed precision: bf16 where the GPU has it, else fp16 with gradient scaling; off on CPU
         amp = t.amp
         if amp == "auto":

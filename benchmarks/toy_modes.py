@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from ganforge.lab.settings import LabSettings, for_dist, plain
+from ganforge.lab.settings import for_dist, plain
 from ganforge.lab.trainer import LabTrainer
 
 # PacGAN (Lin et al. 2018), Table 1: 10 trials each, 400 epochs of 100,000 points on a GPU

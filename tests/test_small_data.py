@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 import yaml
 
+from browser import chrome, console_errors, wait_for  # noqa: F401 (chrome is a fixture)
 from ganforge import augment as A
 from ganforge.cli import main
 from ganforge.data.subset import pick
@@ -130,15 +131,37 @@ def test_ada_state_round_trips_mid_interval():
     assert a.p == b.p and a.p > 0.3
 
 
-def test_training_with_ada_logs_p_and_it_moves(tmp_path):
-    assert main(["train", *TINY, "--runs-dir", str(tmp_path), "--steps", "24", "data.limit=200",
+@pytest.fixture(scope="module")
+def ada_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ada")
+    assert main(["train", *TINY, "--runs-dir", str(root), "--steps", "24", "data.limit=200",
                  "train.augment=ada", "train.ada_kimg=0.5", "train.log_every=4"]) == 0
-    run = next(tmp_path.iterdir())
+    return next(root.iterdir())
+
+
+def test_training_with_ada_logs_p_and_it_moves(ada_run):
+    run = ada_run
     recs = [yaml.safe_load(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     ps = [r["augment_p"] for r in recs if r["kind"] == "train"]
     assert len(ps) == 6 and max(ps) > 0  # a small D on 200 images soon calls most real images real
     s = checkpoint.load_state(checkpoint.latest(run / "checkpoints"))
     assert s["ada"]["p"] == pytest.approx(ps[-1], abs=1e-4)
+
+
+def test_the_run_page_draws_p_as_a_curve(ada_run, chrome):  # noqa: F811
+    from test_faults import serve
+
+    server, url = serve(ada_run)
+    try:
+        chrome.get(url)
+        wait_for(lambda: chrome.execute_script("return !document.getElementById('s-aug').hidden"),
+                 what="the augmentation chart")
+        legend = chrome.find_element("id", "l-aug").text
+        assert "augment_p" in legend, legend
+        assert console_errors(chrome) == []
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # ---- spectral norm and R1 -------------------------------------------------------------------------

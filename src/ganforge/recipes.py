@@ -18,8 +18,7 @@ def small_data(cfg: C.Config, images: int) -> str | None:
     """Apply the small-data recipe where it is due; returns the line that says so, or None."""
     if getattr(cfg, "preset_named", True) or images >= SMALL:
         return None
-    chosen = getattr(cfg, "user_keys", set())
-    applied = {k: v for k, v in SMALL_DATA.items() if k not in chosen}
+    applied = _due(cfg)
     if not applied:
         return None
     for key, value in applied.items():
@@ -34,8 +33,19 @@ def dry_run_note(cfg: C.Config) -> str | None:
     """A YAML comment for ``--dry-run``, which does not read the data: what a small dataset would add."""
     if getattr(cfg, "preset_named", True):
         return None
-    chosen = getattr(cfg, "user_keys", set())
-    applied = [f"{k}={v}" for k, v in SMALL_DATA.items() if k not in chosen]
+    applied = _due(cfg)
     if not applied:
         return None
-    return f"# no preset named: if the data has fewer than {SMALL:,} images, training adds {' '.join(applied)}"
+    what = " ".join(f"{k}={v}" for k, v in applied.items())
+    return f"# no preset named: if the data has fewer than {SMALL:,} images, training adds {what}"
+
+
+def _due(cfg: C.Config) -> dict:
+    """The recipe's keys the user did not set and that would change something."""
+    chosen = getattr(cfg, "user_keys", set())
+    out = {}
+    for key, value in SMALL_DATA.items():
+        section, name = key.split(".")
+        if key not in chosen and getattr(getattr(cfg, section), name) != value:
+            out[key] = value
+    return out

@@ -22,7 +22,7 @@ class SettingError(GanforgeError):
 @dataclass
 class LabSettings:
     dist: str = "ring"                 # see ganforge.lab.dists.DISTS; "drawn" uses ``drawn``
-    steps: int = 6000                  # headless: training iterations
+    steps: int = 12000                 # headless: training iterations (about 50 s on one CPU thread)
     seed: int = 0
     batch_size: int = 256              # points per D and G step
     lr_g: float = 1e-3
@@ -35,8 +35,8 @@ class LabSettings:
     neurons: int = 128                 # units per hidden layer
     z_dim: int = 2                     # noise dimension: 1 or 2
     noise: str = "uniform"             # uniform on [-1, 1]^z_dim (GAN Lab's) | normal
-    pack: int = 4                      # PacGAN: D judges this many points at once (1 = a plain GAN)
-    r1: float = 0.1                    # zero-centred gradient penalty on real points (gamma); 0 = off
+    pack: int = 2                      # PacGAN: D judges this many points at once (1 = a plain GAN)
+    r1: float = 0.0                    # zero-centred gradient penalty on real points (gamma); 0 = off
     spectral_norm: bool = False        # spectral normalisation of D's layers
     gp_weight: float = 1.0             # wgan-gp's penalty weight
     anneal: bool = True                # headless: learning rates fall linearly to 1% over ``steps``
@@ -52,8 +52,14 @@ CHOICES = {"optimizer": ("adam", "sgd"), "loss": tuple(LOSSES), "noise": ("unifo
 REBUILD = {"dist", "seed", "layers", "neurons", "z_dim", "noise", "pack", "spectral_norm", "drawn"}
 
 
-def plain() -> LabSettings:
-    return LabSettings(pack=1, r1=0.0)
+def for_dist(dist: str) -> LabSettings:
+    """The lab's defaults on one distribution (the same for every distribution)."""
+    return LabSettings(dist=dist)
+
+
+def plain(dist: str = "ring") -> LabSettings:
+    """A plain GAN for comparison: the defaults without packing or R1 (one D, one point at a time)."""
+    return LabSettings(dist=dist, pack=1, r1=0.0)
 
 
 def validate(s: LabSettings) -> None:

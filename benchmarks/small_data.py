@@ -36,6 +36,7 @@ RECIPES = {
     "diffaug": ["train.augment=diffaug"],
     "ada": ["train.augment=ada"],
     "diffaug+r1+sn": ["train.augment=diffaug", "train.r1=0.1", "model.spectral_norm=true"],
+    "ada-tc": ["train.augment=ada", "train.augment_policy=translation,color"],   # ADA without cutout
 }
 BASE = ["--preset", "quick", "--data", "fashion-mnist", "--resolution", "28", "--arch", "dcgan",
         "--steps", "10000000", "train.sample_every=100000", "train.ckpt_every=100000", "train.log_every=100",
@@ -58,10 +59,11 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=4.0, help="training minutes per run (one thread each)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[500, 2000])
     ap.add_argument("--recipes", nargs="+", default=list(RECIPES))
-    ap.add_argument("--full", nargs="+", default=["none"], help="recipes also run on the full set")
+    ap.add_argument("--full", nargs="*", default=["none"], help="recipes also run on the full set")
     ap.add_argument("-n", type=int, default=5000, help="generated and test images per score")
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "small_data.json")
+    ap.add_argument("--append", action="store_true", help="add these rows to the rows already in --out")
     args = ap.parse_args()
 
     judge = load_judge("fashion-mnist")
@@ -92,6 +94,8 @@ def main() -> None:
                **manifold.precision_recall(f_test, fake), **manifold.copying(fake, held_out, train_feats[t["limit"]])}
         rows.append({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
         print(json.dumps(rows[-1]), flush=True)
+    if args.append and args.out.is_file():
+        rows = json.loads(args.out.read_text())["rows"] + rows
     result = {"benchmark": "small_data", "dataset": "fashion-mnist", "resolution": judge.resolution,
               "judge_sha256": judge.sha256, "n": args.n, "minutes": args.minutes, "parallel": args.parallel,
               "reference": "test split", "rows": rows, "base_args": BASE, "recipes": RECIPES,

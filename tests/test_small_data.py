@@ -290,7 +290,9 @@ def test_a_run_without_a_preset_on_few_images_says_it_uses_the_recipe(tmp_path, 
     out = capsys.readouterr().out
     assert "200 images (fewer than 10,000) and no preset named" in out
     run = next(tmp_path.iterdir())
-    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["augment"] == "diffaug"
+    from ganforge.recipes import SMALL_DATA
+
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["augment"] == SMALL_DATA["train.augment"]
     assert main(["train", *args[1:], "--dry-run"]) == 0
     assert "# no preset named: if the data has fewer than 10,000 images, training adds" in capsys.readouterr().out
     assert main(["train", *args[1:], "--preset", "quick", "--dry-run"]) == 0

@@ -81,7 +81,7 @@ def run(s: LabSettings, out: Path, say=print) -> dict:
               "history": trainer.history, "settings": s.to_dict()}
     atomic_write(out / "metrics.json", lambda p: p.write_text(json.dumps(result, indent=1) + "\n"))
     line = _summary(final)
-    atomic_write(out / "final.png", lambda p: render(snapshots[-1], f"{s.dist}, step {trainer.step}: {line}").save(p))
+    atomic_write(out / "final.png", lambda p: render(snapshots[-1], f"{s.dist}, step {trainer.step}\n{line}").save(p))
     images = [render(f) for f in snapshots]
     atomic_write(out / "evolution.gif", lambda p: images[0].save(p, format="GIF", save_all=True,
                                                             append_images=images[1:], duration=150, loop=0))

@@ -48,19 +48,10 @@ def make_gen(resolution: int, channels: int) -> LoadedGenerator:
 
 
 def timed(fn, passes: int = 3) -> float:
+    """Median seconds of ``passes`` calls after one warm-up call."""
     fn()  # warm-up
     times = []
     for _ in range(passes):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def latency(fn, n: int = 50) -> float:
-    fn()
-    times = []
-    for _ in range(n):
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
@@ -76,7 +67,7 @@ def main() -> None:
         row = {}
         pytorch_s = timed(lambda g=gen: generate(g, z))
         row["pytorch_images_per_s"] = round(N / pytorch_s, 1)
-        row["pytorch_latency_ms"] = round(1000 * latency(lambda g=gen: generate(g, z[:1], batch_size=1)), 3)
+        row["pytorch_latency_ms"] = round(1000 * timed(lambda g=gen: generate(g, z[:1], batch_size=1), 50), 3)
         with tempfile.TemporaryDirectory() as d:
             for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
                 r = export(gen, fmt, Path(d) / f"g{suffix}")
@@ -90,7 +81,7 @@ def main() -> None:
                 row[fmt] = {"export_s": round(r.seconds, 2), "file_mb": round(r.bytes / 1e6, 2),
                             "max_abs_diff": r.max_diff, "images_per_s": round(N / s, 1),
                             "speed_vs_pytorch": round(pytorch_s / s, 2),
-                            "latency_ms": round(1000 * latency(lambda r=runner: r.run(z[:1])), 3)}
+                            "latency_ms": round(1000 * timed(lambda r=runner: r.run(z[:1]), 50), 3)}
         results["setups"][name] = row
         print(name, json.dumps(row), flush=True)
     out = ROOT / "benchmarks" / "results" / "export.json"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from ganforge.lab.settings import for_dist, plain
+from ganforge.lab.settings import LabSettings, plain
 from ganforge.lab.trainer import LabTrainer
 
 # PacGAN (Lin et al. 2018), Table 1: 10 trials each, 400 epochs of 100,000 points on a GPU
@@ -40,7 +40,7 @@ PUBLISHED = [
 def trial(job: tuple[str, str, int]) -> dict:
     torch.set_num_threads(1)
     kind, dist, seed = job
-    s = (plain(dist) if kind == "plain" else for_dist(dist))
+    s = plain(dist) if kind == "plain" else LabSettings(dist=dist)
     s.seed = seed
     t = LabTrainer(s)
     t.total = s.steps
@@ -137,7 +137,7 @@ def main() -> None:
                       for dist in ("ring", "grid")} for kind in ("plain", "default")}
     page = {"skipped": "--no-browser"} if args.no_browser else page_speed()
     out = {"benchmark": "toy_modes", "seeds": args.seeds, "parallel": args.parallel, "summary": results,
-           "page": page, "settings": {d: for_dist(d).to_dict() for d in ("ring", "grid")},
+           "page": page, "settings": {d: LabSettings(dist=d).to_dict() for d in ("ring", "grid")},
            "plain": {d: plain(d).to_dict() for d in ("ring", "grid")}, "published": PUBLISHED, "trials": trials,
            "torch": torch.__version__, "cpu": platform.processor() or platform.machine()}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -137,7 +137,6 @@ class AdaptiveP:
         r_t = float(stats[0] / stats[1])
         step_size = self.images / (self.speed_kimg * 1000)
         self.p = min(1.0, max(0.0, self.p + (step_size if r_t > self.target else -step_size)))
-        self.r_t = r_t
         self.sign_sum, self.count, self.images = 0.0, 0, 0
 
     def state_dict(self) -> dict:

@@ -214,10 +214,10 @@ def _train(args, C, flags, world, device, page) -> int:
             return 0
         data = load_dataset(cfg.data)
         note = recipes.small_data(cfg, len(data))
-        if note and world.main:
-            say(args, note)
         trainer = Trainer(cfg, Path("."), data, resolve_device(device if world.active else cfg.train.device),
                           quiet=args.quiet, world=world)  # validates before a folder exists
+        if note and world.main:  # said once the settings are known to work
+            say(args, note)
         if args.init_from:
             from ganforge.generate import resolve_checkpoint
 

@@ -52,11 +52,6 @@ CHOICES = {"optimizer": ("adam", "sgd"), "loss": tuple(LOSSES), "noise": ("unifo
 REBUILD = {"dist", "seed", "layers", "neurons", "z_dim", "noise", "pack", "spectral_norm", "drawn"}
 
 
-def for_dist(dist: str) -> LabSettings:
-    """The lab's defaults on one distribution (the same for every distribution)."""
-    return LabSettings(dist=dist)
-
-
 def plain(dist: str = "ring") -> LabSettings:
     """A plain GAN for comparison: the defaults without packing or R1 (one D, one point at a time)."""
     return LabSettings(dist=dist, pack=1, r1=0.0)

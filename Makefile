@@ -24,9 +24,10 @@ demo: install  ## train the quick preset on the offline digits (about 40 s of tr
 test: install  ## the test suite (real Fashion-MNIST tests run when $$GANFORGE_DATA has it)
 	$(PY) -m pytest -q
 
-bench: install  ## throughput (~3 min), export (~40 s), lab modes (~20 min), small data (~25 min), time to quality (~35 min)
+bench: install  ## throughput (~3 min), export (~40 s), server load (~1 min), lab modes (~20 min), small data (~25 min), time to quality (~35 min)
 	$(PY) benchmarks/throughput.py
 	$(PY) benchmarks/export.py
+	$(PY) benchmarks/server_load.py
 	$(PY) benchmarks/toy_modes.py
 	$(PY) benchmarks/small_data.py
 	$(PY) benchmarks/time_to_quality.py model.ngf=32 model.ndf=32

@@ -234,3 +234,22 @@ def test_page_trains_a_drawn_distribution(lab_page, chrome):  # noqa: F811
     wait_for(lambda: js(chrome, "window.lab.step") > 50, what="training on the drawn points")
     assert chrome.find_element("id", "err-drawn").text == ""
     assert [e for e in console_errors(chrome) if "Failed to load resource" not in e] == []
+
+
+def test_page_shows_a_failed_step_beside_the_status_and_recovers_after_reset(lab_page, chrome):  # noqa: F811
+    session, url = lab_page
+    chrome.get(url)
+    wait_for(lambda: js(chrome, "window.lab.frames") > 1, what="first frames")
+    with session.lock:  # a G whose weights blew up, as a learning rate of 1e308 once made it
+        session.trainer.G[0].weight.data.fill_(float("inf"))
+    chrome.find_element("id", "play").click()
+    wait_for(lambda: "diverged" in chrome.find_element("id", "err-status").text, what="the error beside the status")
+    assert "reset" in chrome.find_element("id", "err-status").text and not session.playing
+    f0 = js(chrome, "window.lab.frames")
+    wait_for(lambda: js(chrome, "window.lab.frames") > f0 + 3, what="frames still drawn after the failure")
+    chrome.find_element("id", "reset").click()
+    wait_for(lambda: chrome.find_element("id", "err-status").text == "", what="the error cleared by reset")
+    chrome.find_element("id", "play").click()
+    wait_for(lambda: js(chrome, "window.lab.step") > 30, what="training again after reset")
+    assert js(chrome, "window.lab.errors") == 0
+    assert [e for e in console_errors(chrome) if "Failed to load resource" not in e] == []

@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Serve a page that follows a run as it trains (open the printed address).")
     se.add_argument("source", metavar="RUN", help="a run folder, or its number under --runs-dir")
     se.add_argument("--runs-dir", default="runs")
-    se.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    se.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only; "
+                    "0.0.0.0: every interface, so anyone who can reach the machine sees the run)")
     se.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     se.add_argument("--device", default="cpu", help="device for drawing fresh samples")
 
@@ -110,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("--headless", action="store_true", help="train without a page and write --out")
     la.add_argument("--out", metavar="DIR", default="lab-out", help="headless: folder for the four result files")
     la.add_argument("--dry-run", action="store_true", help="print the resolved settings and exit")
-    la.add_argument("--host", default="127.0.0.1")
+    la.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only; "
+                    "0.0.0.0: every interface, so anyone who can reach the machine can drive the lab)")
     la.add_argument("--port", type=int, default=8001, help="0 picks a free port")
 
     da = sub.add_parser("data", help="list, inspect or preview datasets")

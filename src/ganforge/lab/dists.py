@@ -44,17 +44,24 @@ def check_name(name: str) -> None:
         raise GanforgeError(f"unknown distribution '{name}'; use one of {', '.join(DISTS)}")
 
 
-def check_drawn(points) -> torch.Tensor:
-    try:
-        p = torch.as_tensor(points, dtype=torch.float32).reshape(-1, 2)
-    except (TypeError, ValueError, RuntimeError):
-        raise GanforgeError("drawn points must be a list of [x, y] pairs") from None
-    if len(p) < MIN_DRAWN:
-        raise GanforgeError(f"a drawn distribution needs at least {MIN_DRAWN} points, not {len(p)}; "
+def check_drawn(points, max_points: int = 100_000, max_coord: float = 1e6) -> torch.Tensor:
+    """The user's points as a (n, 2) float32 tensor: a list of [x, y] pairs of finite numbers (not
+    booleans, not text), at least ``MIN_DRAWN`` and at most ``max_points``, each within ``max_coord``."""
+    shape = "drawn points must be a list of [x, y] pairs of numbers"
+    if not isinstance(points, (list, tuple)):
+        raise GanforgeError(shape)
+    if len(points) > max_points:
+        raise GanforgeError(f"a drawn distribution may hold at most {max_points} points, not {len(points)}")
+    for p in points:
+        if not (isinstance(p, (list, tuple)) and len(p) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)):
+            raise GanforgeError(shape)
+        if not all(math.isfinite(v) and abs(v) <= max_coord for v in p):
+            raise GanforgeError(f"drawn points must be finite numbers within {max_coord:g} of the origin")
+    if len(points) < MIN_DRAWN:
+        raise GanforgeError(f"a drawn distribution needs at least {MIN_DRAWN} points, not {len(points)}; "
                             "click on the plane to add more")
-    if not torch.isfinite(p).all():
-        raise GanforgeError("drawn points must be finite numbers")
-    return p
+    return torch.tensor(points, dtype=torch.float32).reshape(-1, 2)
 
 
 def modes(name: str) -> tuple[torch.Tensor | None, float]:

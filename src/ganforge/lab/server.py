@@ -4,18 +4,17 @@
     GET  /api/frame?after=N  what to draw now, and the curves' records from the N-th on
     POST /api/control      {"action": play|pause|step|d_step|g_step|reset|slow|normal}
     POST /api/settings     {"lr_d": 0.001, ...}; a bad value answers 400 {"error", "field"}
+
+The checks every request passes (its Host and Origin, the body's type and size, time limits) are
+``ganforge.web.httpbase``'s.
 """
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from importlib import resources
-from urllib.parse import parse_qs, urlparse
 
-from ganforge.errors import GanforgeError
 from ganforge.lab.session import LabSession, check_action
-from ganforge.lab.settings import SettingError
-from ganforge.web.httpbase import JsonHandler, listen
+from ganforge.web.httpbase import JsonHandler, RequestError, json_reply, listen, query_int, raw_reply
 
 
 def make_handler(holder: dict):
@@ -23,48 +22,21 @@ def make_handler(holder: dict):
     page = resources.files("ganforge.lab").joinpath("page.html").read_bytes()
 
     class Handler(JsonHandler):
-        def _guard(self, work) -> None:
-            try:
-                work()
-            except SettingError as e:
-                self._json({"error": str(e), "field": e.field}, HTTPStatus.BAD_REQUEST)
-            except GanforgeError as e:
-                self._json({"error": str(e)}, HTTPStatus.BAD_REQUEST)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            except Exception as e:  # noqa: BLE001 (answer, never hang up; the trainer keeps going)
-                self._json({"error": f"{type(e).__name__}: {e}".splitlines()[0]}, HTTPStatus.INTERNAL_SERVER_ERROR)
+        def get(self, path: str, q: dict):
+            if path in ("/", "/index.html"):
+                return raw_reply(page, "text/html; charset=utf-8")
+            if path == "/api/frame":
+                return raw_reply(holder["session"].frame_json(query_int(q, "after", 0, 0, 10 ** 9)), "application/json")
+            raise RequestError(404, f"nothing at {path}")
 
-        def do_GET(self):  # noqa: N802
-            url = urlparse(self.path)
+        def post(self, path: str, body: dict):
             session = holder["session"]
-
-            def work():
-                if url.path in ("/", "/index.html"):
-                    self._send(200, page, "text/html; charset=utf-8")
-                elif url.path == "/api/frame":
-                    raw = parse_qs(url.query).get("after", ["0"])[0]
-                    if not raw.isdigit():
-                        raise GanforgeError(f"after must be a whole number, got '{raw}'")
-                    self._json(session.frame(int(raw)))
-                else:
-                    self._json({"error": f"nothing at {url.path}"}, HTTPStatus.NOT_FOUND)
-            self._guard(work)
-
-        def do_POST(self):  # noqa: N802
-            url = urlparse(self.path)
-            session = holder["session"]
-
-            def work():
-                body = self._body()
-                if url.path == "/api/control":
-                    session.control(check_action(body))
-                    self._json({"ok": True})
-                elif url.path == "/api/settings":
-                    self._json({"settings": session.change(body).to_dict()})
-                else:
-                    self._json({"error": f"nothing at {url.path}"}, HTTPStatus.NOT_FOUND)
-            self._guard(work)
+            if path == "/api/control":
+                session.control(check_action(body))
+                return json_reply({"ok": True, "error": session.error})
+            if path == "/api/settings":
+                return json_reply({"settings": session.change(body).to_dict()})
+            raise RequestError(404, f"nothing at {path}")
 
     return Handler
 
@@ -72,6 +44,6 @@ def make_handler(holder: dict):
 def make_lab_server(session: LabSession | None, host: str = "127.0.0.1", port: int = 8001):
     """A server for ``session`` (or one set later with ``server.bind_session``), not yet serving."""
     holder = {"session": session}
-    server = listen(host, port, make_handler(holder))
+    server = listen(host, port, make_handler(holder), "lab")
     server.bind_session = lambda s: holder.__setitem__("session", s)
     return server

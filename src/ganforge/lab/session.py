@@ -1,24 +1,40 @@
 """A lab that trains in a background thread while a page watches: play, pause, one step, one D or G
-step, slow motion, reset, and settings changed while it runs. Every call is safe from any thread."""
+step, slow motion, reset, and settings changed while it runs. Every call is safe from any thread.
+
+The trainer thread holds the lock for one phase at a time (one D step or one G step, whose cost the
+settings cap), so pause, settings and frames are answered between phases whatever the settings. It
+never dies: a step that raises, or a loss that becomes NaN or infinite, pauses training and sets
+``error`` (shown on the page beside the status and printed on the command line); play tries again,
+and reset (or a setting that rebuilds the networks) starts a working trainer.
+"""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
 from ganforge.errors import GanforgeError
 from ganforge.lab.settings import REBUILD, LabSettings, SettingError, updated, validate
 from ganforge.lab.trainer import LabTrainer
+from ganforge.web.httpbase import dumps
 
 RECORD_EVERY = 50   # iterations between measurements (curves)
 TICK = 0.03         # seconds of training between chances for the page to read a frame
 SLOW = 0.25         # slow motion: seconds between iterations
+FRAME_EVERY = 0.04  # while playing, polls within this many seconds share one frame
+ACTIONS = ("play", "pause", "step", "d_step", "g_step", "reset", "slow", "normal")
 
 
 class LabSession:
-    def __init__(self, settings: LabSettings):
+    def __init__(self, settings: LabSettings, say=None):
         validate(settings)
         self.lock = threading.Lock()
+        self.say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.error: str | None = None
+        self._version = 0  # bumped by every control and setting: a cached frame is then stale
+        self._frame_lock = threading.Lock()
+        self._frame_cache = ((None,), 0.0, {}, b"{}")
         self.trainer = LabTrainer(settings)
         self.trainer.record()
         self.playing, self.slow = False, False
@@ -30,61 +46,144 @@ class LabSession:
     def settings(self) -> LabSettings:
         return self.trainer.s
 
+    # ---- training, one phase at a time ------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
-            if not self.playing:
-                time.sleep(0.01)
-                continue
-            end = time.perf_counter() + TICK
-            with self.lock:
-                while self.playing and time.perf_counter() < end:
-                    self._iterate()
-                    if self.slow:
-                        break
-            time.sleep(SLOW if self.slow else 0.001)  # let a frame request take the lock
+            try:
+                self._play_a_while()
+            except Exception as e:  # noqa: BLE001 (the loop itself must outlive anything)
+                self._fail(f"{type(e).__name__}: {e}")
 
-    def _iterate(self) -> None:
-        self.trainer.train_step()
-        if self.trainer.step % RECORD_EVERY == 0:
+    def _play_a_while(self) -> None:
+        if not self.playing:
+            time.sleep(0.01)
+            return
+        end = time.perf_counter() + TICK
+        while self.playing and time.perf_counter() < end:
+            done = self._phase()
+            if done and self.slow:
+                break
+        time.sleep(SLOW if self.slow else 0.001)  # let a frame request take the lock
+
+    def _phase(self) -> bool:
+        """One phase under the lock; True when it completed an iteration. Failures pause training."""
+        with self.lock:
+            trainer = self.trainer
+            try:
+                done = trainer.phase_step()
+            except Exception as e:  # noqa: BLE001 (bad numbers raise from deep in torch)
+                self._fail(f"training stopped at step {trainer.step}: {type(e).__name__}: {e}")
+                return True
+            if trainer.diverged:
+                self._fail(f"training diverged: {trainer.diverged}; lower the learning rates, then press reset")
+                return True
+            if done and trainer.step % RECORD_EVERY == 0:
+                self._record()
+            return done
+
+    def _record(self) -> None:
+        try:
             self.trainer.record()
+        except Exception as e:  # noqa: BLE001
+            self._fail(f"measuring failed at step {self.trainer.step}: {type(e).__name__}: {e}")
 
+    def _fail(self, message: str) -> None:
+        self.playing = False
+        line = message.splitlines()[0][:400] if message else "training stopped"
+        if line != self.error:
+            self.say(f"lab: {line}")
+        self.error = line
+
+    def _fresh(self, settings: LabSettings) -> None:
+        self.trainer = LabTrainer(settings)
+        self.error = None
+        self.trainer.record()
+
+    # ---- what the page asks -----------------------------------------------------------------------
     def control(self, action: str) -> None:
-        actions = ("play", "pause", "step", "d_step", "g_step", "reset", "slow", "normal")
-        if action not in actions:
-            raise SettingError("action", f"unknown action '{action}'; use one of {', '.join(actions)}")
+        if action not in ACTIONS:
+            raise SettingError("action", f"unknown action '{action}'; use one of {', '.join(ACTIONS)}")
+        self._version += 1
         if action in ("play", "pause"):
+            if action == "play":
+                self.error = None  # try again; a failure pauses with its message anew
             self.playing = action == "play"
             return
         if action in ("slow", "normal"):
             self.slow = action == "slow"
             return
+        if action == "reset":
+            with self.lock:
+                self._fresh(self.trainer.s)
+            return
+        self.error = None
+        if action == "step":  # phase by phase, the lock released between them
+            while not self._phase():
+                pass
+            return
         with self.lock:
-            if action == "reset":
-                self.trainer = LabTrainer(self.trainer.s)
-                self.trainer.record()
-            elif action == "step":
-                self._iterate()
-            else:
+            try:
                 self.trainer.single_step(action[0])
+            except Exception as e:  # noqa: BLE001
+                self._fail(f"training stopped at step {self.trainer.step}: {type(e).__name__}: {e}")
+            if self.trainer.diverged:
+                self._fail(f"training diverged: {self.trainer.diverged}; lower the learning rates, then press reset")
 
     def change(self, changes: dict) -> LabSettings:
         """Apply settings; a bad value raises SettingError naming the field and changes nothing."""
+        new = updated(self.settings, changes)  # checked before the lock: a bad value never waits
         with self.lock:
             new = updated(self.trainer.s, changes)
             if any(getattr(new, k) != getattr(self.trainer.s, k) for k in REBUILD):
-                self.trainer = LabTrainer(new)
-                self.trainer.record()
+                self._fresh(new)
             else:
                 self.trainer.update(new)
+            self._version += 1
             return new
 
-    def frame(self, history_after: int = 0) -> dict:
+    def _view(self) -> tuple[dict, bytes]:
+        """The frame without the curves, and its JSON: computed once per state of the trainer and shared
+        by every poll (while playing, at most once per ``FRAME_EVERY`` seconds), so that many pages cost
+        the trainer one frame, not one each."""
+        with self._frame_lock:
+            key = (id(self.trainer), self.trainer.step, self.trainer.phase, self.playing, self.slow, self.error,
+                   self._version)
+            cached_key, at, view, raw = self._frame_cache
+            fresh = time.monotonic() - at < FRAME_EVERY
+            if cached_key == key or (self.playing and fresh and cached_key[0] == key[0]):
+                return view, raw
+            with self.lock:
+                view = self._draw()
+            raw = dumps(view)
+            self._frame_cache = (key, time.monotonic(), view, raw)
+            return view, raw
+
+    def _draw(self) -> dict:
+        t = self.trainer
+        try:
+            f = t.frame()
+        except Exception as e:  # noqa: BLE001 (a blown-up G: the page shows the message instead)
+            self._fail(f"drawing failed at step {t.step}: {type(e).__name__}: {e}")
+            f = {"step": t.step, "radius": t.radius, "heat": [], "heat_size": 0, "real": [], "fake": [],
+                 "push": [], "manifold": [], "manifold_shape": [0, 0], "d_loss": None, "g_loss": None,
+                 "seconds": t.seconds}
+        return {**f, "trainer_id": id(t), "playing": self.playing, "slow": self.slow, "error": self.error,
+                "settings": t.s.to_dict()}
+
+    def _curves(self, history_after: int) -> dict:
         with self.lock:
-            f = self.trainer.frame()
             h = self.trainer.history
-            return {**f, "trainer_id": id(self.trainer), "playing": self.playing, "slow": self.slow, "settings": self.trainer.s.to_dict(),
-                    "history": h[history_after:], "history_total": len(h),
-                    "history_reset": history_after > len(h)}
+            return {"history": h[history_after:], "history_total": len(h), "history_reset": history_after > len(h)}
+
+    def frame(self, history_after: int = 0) -> dict:
+        """What the page draws now, and the curves' records from ``history_after`` on."""
+        view, _ = self._view()
+        return {**view, **self._curves(history_after)}
+
+    def frame_json(self, history_after: int = 0) -> bytes:
+        """``frame()`` as JSON, reusing the shared frame's encoding."""
+        _, raw = self._view()
+        return raw[:-1] + b", " + dumps(self._curves(history_after))[1:]
 
     def close(self) -> None:
         self._stop.set()

@@ -4,6 +4,8 @@ name the field (the page shows each beside its control)."""
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import asdict, dataclass
 
 from ganforge.errors import GanforgeError
@@ -57,15 +59,35 @@ def plain(dist: str = "ring") -> LabSettings:
     return LabSettings(dist=dist, pack=1, r1=0.0)
 
 
-def validate(s: LabSettings) -> None:
+# layers x neurons^2 x batch x (D steps + G steps): about 0.2 ns each on one CPU thread here, so the
+# limit keeps one phase (a D or a G step) under about 0.3 s and an iteration near a second at most
+COST_LIMIT = 2.5e9
+COST_FIELDS = ("neurons", "layers", "batch_size", "d_steps", "g_steps")
+MAX_DRAWN = 5000         # points a drawn distribution may hold
+MAX_COORD = 1000.0       # |x|, |y| of a drawn point
+SEED_LIMIT = 2 ** 63
+
+
+def step_cost(s: LabSettings) -> float:
+    return s.layers * s.neurons ** 2 * s.batch_size * (s.d_steps + s.g_steps)
+
+
+def validate(s: LabSettings, changed=()) -> None:
+    """Every field in range; ``changed`` (the keys just set) picks which field a combined limit names."""
     for key, options in CHOICES.items():
         if getattr(s, key) not in options:
             raise SettingError(key, f"{key} must be one of {', '.join(options)}, not '{getattr(s, key)}'")
     for key in ("lr_g", "lr_d"):
-        if not getattr(s, key) > 0:
-            raise SettingError(key, f"{key} must be a positive learning rate, not {getattr(s, key)}")
+        v = getattr(s, key)
+        if not (math.isfinite(v) and 0 < v <= 1):
+            raise SettingError(key, f"{key} must be a positive learning rate of at most 1, not {v}")
+    for key, hi in (("r1", 1000.0), ("gp_weight", 1000.0)):
+        v = getattr(s, key)
+        if not (math.isfinite(v) and 0 <= v <= hi):
+            raise SettingError(key, f"{key} must be from 0 to {hi:g}, not {v}")
     for key, lo, hi in (("layers", 1, 8), ("neurons", 1, 1024), ("d_steps", 1, 20), ("g_steps", 1, 20),
-                        ("batch_size", 2, 8192), ("steps", 1, 10_000_000), ("pack", 1, 16)):
+                        ("batch_size", 2, 8192), ("steps", 1, 10_000_000), ("pack", 1, 16),
+                        ("seed", 0, SEED_LIMIT - 1)):
         v = getattr(s, key)
         if not lo <= v <= hi:
             raise SettingError(key, f"{key} must be from {lo} to {hi}, not {v}")
@@ -73,35 +95,65 @@ def validate(s: LabSettings) -> None:
         raise SettingError("z_dim", f"z_dim must be 1 or 2, not {s.z_dim}")
     if s.batch_size % s.pack:
         raise SettingError("pack", f"pack {s.pack} must divide the batch size {s.batch_size}")
-    if s.r1 < 0 or s.gp_weight < 0:
-        raise SettingError("r1", "r1 and gp_weight must be zero or positive")
-    if s.dist == "drawn":
+    cost = step_cost(s)
+    if cost > COST_LIMIT:
+        field = next((k for k in changed if k in COST_FIELDS), "neurons")
+        others = ", ".join(k for k in COST_FIELDS if k != field)
+        raise SettingError(field, f"a step would cost layers x neurons^2 x batch x (D + G steps) = {cost:.2g}, over "
+                                  f"the lab's {COST_LIMIT:.2g} (about a second a step); lower {field} (or {others})")
+    if s.drawn is not None or s.dist == "drawn":
         try:
-            s.drawn = check_drawn(s.drawn if s.drawn is not None else []).tolist()
+            s.drawn = check_drawn(s.drawn if s.drawn is not None else [], MAX_DRAWN, MAX_COORD).tolist()
         except GanforgeError as err:
             raise SettingError("drawn", str(err)) from None
 
 
 def _coerce(key: str, value, current):
-    """A value from the page or the command line, as the field's type."""
-    kind = type(current) if current is not None else None
-    try:
-        if key == "drawn":
+    """A value from the page (JSON) or the command line (text), as the field's type, strictly: a switch
+    is true/false or 1/0, a whole number is not a boolean or a fraction, a number is finite."""
+    if key == "drawn":
+        return value
+    kind = type(current)
+    bad = SettingError(key, f"{key} must be {_KIND_WORDS.get(kind, 'a value')}, not {_shown(value)}")
+    if kind is bool:
+        if isinstance(value, bool):
             return value
-        if isinstance(current, bool):
-            if isinstance(value, str):
-                return value.lower() in ("1", "true", "yes", "on")
+        if isinstance(value, int) and value in (0, 1):
             return bool(value)
-        if kind is int:
-            f = float(value)
-            if not f.is_integer():
-                raise ValueError
-            return int(f)
-        if kind is float:
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError):
-        raise SettingError(key, f"{key} must be a {kind.__name__ if kind else 'value'}, not {value!r}") from None
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+            return value.strip().lower() in ("true", "1")
+        raise bad
+    if kind is int:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and re.fullmatch(r"\s*[-+]?[0-9]{1,20}\s*", value):
+            return int(value)
+        raise bad
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise bad
+        try:
+            v = float(value)
+        except ValueError:
+            raise bad from None
+        if not math.isfinite(v):
+            raise SettingError(key, f"{key} must be a finite number, not {_shown(value)}")
+        return v
+    if not isinstance(value, str):
+        raise bad
+    return value
+
+
+_KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a word"}
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def updated(s: LabSettings, changes: dict) -> LabSettings:
@@ -110,7 +162,7 @@ def updated(s: LabSettings, changes: dict) -> LabSettings:
     new = dataclasses.replace(s)
     for key, value in changes.items():
         if key not in names:
-            raise SettingError(key, f"unknown lab setting '{key}'; settings: {', '.join(sorted(names))}")
-        setattr(new, key, _coerce(key, value, getattr(s, key)))
-    validate(new)
+            raise SettingError(str(key)[:40], f"unknown lab setting '{str(key)[:40]}'; settings: {', '.join(sorted(names))}")
+        setattr(new, key, _coerce(key, value, getattr(s, key) if key != "drawn" else None))
+    validate(new, tuple(changes))
     return new

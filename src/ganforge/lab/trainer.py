@@ -74,7 +74,8 @@ class LabTrainer:
         self.radius = dists.view_radius(s.dist) if s.dist != "drawn" else self._drawn_radius()
         with torch.no_grad():  # start G around the data's scale, not at a point
             self.G[-1].weight.mul_(self.radius / 2)
-        self.step, self.d_loss, self.g_loss = 0, float("nan"), float("nan")
+        self.step, self.phase, self.d_loss, self.g_loss = 0, 0, float("nan"), float("nan")
+        self.diverged: str | None = None  # what blew up first (a loss that became NaN or infinite)
         self.total = None  # a headless run's length (for ``anneal``); None while live
         self.history: list[dict] = []
         self.seconds = 0.0
@@ -130,7 +131,7 @@ class LabTrainer:
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
-        self.d_loss = float(loss.detach())
+        self.d_loss = self._watch("D", float(loss.detach()))
         return self.d_loss
 
     def g_step(self) -> float:
@@ -142,25 +143,44 @@ class LabTrainer:
             self.opt_g.step()
         finally:
             self.D.requires_grad_(True)
-        self.g_loss = float(loss.detach())
+        self.g_loss = self._watch("G", float(loss.detach()))
         return self.g_loss
 
-    def train_step(self) -> None:
-        """One iteration: ``d_steps`` D steps, then ``g_steps`` G steps. With ``total`` set (a headless run
-        of known length) and ``anneal`` on, both learning rates fall linearly to 1% by the last step,
-        which lets G settle onto the modes instead of orbiting them."""
+    def phase_step(self) -> bool:
+        """The next phase of the current iteration (``d_steps`` D steps, then ``g_steps`` G steps); True
+        when it completed the iteration. A live session calls this under its lock, one phase at a time,
+        so that the page is answered between phases. With ``total`` set (a headless run of known length)
+        and ``anneal`` on, both learning rates fall linearly to 1% by the last step, which lets G settle
+        onto the modes instead of orbiting them."""
         t = time.perf_counter()
-        if self.total and self.s.anneal:
+        s = self.s
+        if self.phase == 0 and self.total and s.anneal:
             f = max(0.01, 1 - self.step / self.total)
-            for opt, lr in ((self.opt_g, self.s.lr_g), (self.opt_d, self.s.lr_d)):
+            for opt, lr in ((self.opt_g, s.lr_g), (self.opt_d, s.lr_d)):
                 for group in opt.param_groups:
                     group["lr"] = lr * f
-        for _ in range(self.s.d_steps):
+        if self.phase < s.d_steps:
             self.d_step()
-        for _ in range(self.s.g_steps):
+        else:
             self.g_step()
-        self.step += 1
+        self.phase += 1
+        done = self.phase >= s.d_steps + s.g_steps
+        if done:
+            self.phase = 0
+            self.step += 1
         self.seconds += time.perf_counter() - t
+        return done
+
+    def train_step(self) -> None:
+        """One whole iteration."""
+        while not self.phase_step():
+            pass
+
+    def _watch(self, who: str, value: float) -> float:
+        """Keep the first non-finite loss: the session stops training and says so."""
+        if not math.isfinite(value) and self.diverged is None:
+            self.diverged = f"{who}'s loss became {value} at step {self.step}"
+        return value
 
     def single_step(self, which: str) -> None:
         """One D step or one G step alone (counts as a step, so the counter shows it)."""

@@ -4,7 +4,8 @@ The page (``page.html``: one file, inline script, canvas charts, nothing fetched
 it works offline) polls the JSON below every two seconds: loss curves, D(x) and D(G(z)), images/s,
 evaluation results, the sample grids saved so far (a slider walks through training), and fresh
 grids from the newest checkpoint for any seed and class. Standard-library HTTP, one thread per
-request; it binds 127.0.0.1 unless told otherwise and only ever reads the run folder.
+request; it binds 127.0.0.1 unless told otherwise, answers only its own address (``httpbase``) and only
+ever reads the run folder.
 
     GET /                                  the page
     GET /api/run                           name, config, checkpoint step, sample grid names
@@ -19,17 +20,24 @@ import io
 import json
 import os
 import threading
-from http import HTTPStatus
-from http.server import ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 from ganforge.errors import GanforgeError
 from ganforge.train import checkpoint
-from ganforge.web.httpbase import JsonHandler, listen
+from ganforge.web.httpbase import (
+    SEED_LIMIT,
+    JsonHandler,
+    RequestError,
+    json_reply,
+    listen,
+    query_int,
+    raw_reply,
+)
 
-MAX_GRID = 256  # images per requested grid: keeps one request to about a second on a CPU
+MAX_GRID = 256   # images per requested grid: keeps one request to about a second on a CPU
+MAX_DRAWING = 2  # grids drawn at once (each takes the CPU); more wait up to DRAW_WAIT seconds, then 429
+DRAW_WAIT = 20.0
 
 
 class RunView:
@@ -95,12 +103,16 @@ class RunView:
         return {"total": len(records), "reset": reset, "records": records[0 if reset else after:]}
 
     def sample_file(self, name: str) -> Path | None:
-        """A saved grid by bare file name; anything else (paths, other files) is not served."""
-        folder = self.run / "samples"
-        if "/" in name or "\\" in name or not name.endswith(".png") or name.startswith("."):
+        """A saved grid by bare file name, whose real path (symlinks followed) lies in the run's
+        ``samples/``; anything else (paths, other files, links out of the folder) is not served."""
+        if "/" in name or "\\" in name or "\0" in name or not name.endswith(".png") or name.startswith("."):
             return None
-        p = folder / name
-        return p if p.is_file() else None
+        try:
+            folder = (self.run / "samples").resolve(strict=True)
+            p = (folder / name).resolve(strict=True)
+        except (OSError, RuntimeError):  # missing, or a loop of links
+            return None
+        return p if p.parent == folder and p.is_file() else None
 
     def generator(self, ema: bool):
         from ganforge.generate import load_generator, resolve_checkpoint
@@ -124,56 +136,44 @@ class RunView:
         return buf.getvalue()
 
 
-def _int(q: dict, key: str, default: int) -> int:
-    raw = q.get(key, [str(default)])[0]
-    try:
-        return int(raw)
-    except ValueError:
-        raise GanforgeError(f"{key} must be a whole number, got '{raw}'") from None
-
-
 def make_handler(view: RunView):
     page = resources.files("ganforge.web").joinpath("page.html").read_bytes()
+    drawing = threading.BoundedSemaphore(MAX_DRAWING)
 
     class Handler(JsonHandler):
-        def do_GET(self):  # noqa: N802 (the name http.server calls)
-            url = urlparse(self.path)
-            q = parse_qs(url.query)
-            try:
-                if url.path in ("/", "/index.html"):
-                    self._send(200, page, "text/html; charset=utf-8")
-                elif url.path == "/api/run":
-                    self._json(view.info())
-                elif url.path == "/api/metrics":
-                    self._json(view.metrics(max(0, _int(q, "after", 0))))
-                elif url.path.startswith("/samples/"):
-                    p = view.sample_file(url.path[len("/samples/"):])
-                    if p is None:
-                        self._json({"error": "no such sample grid"}, HTTPStatus.NOT_FOUND)
-                    else:
-                        self._send(200, p.read_bytes(), "image/png")
-                elif url.path == "/api/generate":
-                    png = view.grid_png(_int(q, "seed", 0), _int(q, "rows", 4), _int(q, "cols", 8),
-                                        q.get("class", [None])[0], q.get("ema", ["0"])[0] in ("1", "true"))
-                    self._send(200, png, "image/png")
-                else:
-                    self._json({"error": f"nothing at {url.path}"}, HTTPStatus.NOT_FOUND)
-            except GanforgeError as e:  # a bad request or a run without a checkpoint yet
-                self._json({"error": str(e)}, HTTPStatus.BAD_REQUEST)
-            except (BrokenPipeError, ConnectionResetError):  # the page went away mid-reply
-                pass
-            except Exception as e:  # noqa: BLE001 (a file changed under us: answer, never hang up)
-                self._json({"error": f"{type(e).__name__}: {e}".splitlines()[0]}, HTTPStatus.INTERNAL_SERVER_ERROR)
+        def get(self, path: str, q: dict):
+            if path in ("/", "/index.html"):
+                return raw_reply(page, "text/html; charset=utf-8")
+            if path == "/api/run":
+                return json_reply(view.info())
+            if path == "/api/metrics":
+                return json_reply(view.metrics(query_int(q, "after", 0, 0, 10 ** 12)))
+            if path.startswith("/samples/"):
+                p = view.sample_file(path[len("/samples/"):])
+                if p is None:
+                    raise RequestError(404, "no such sample grid")
+                return raw_reply(p.read_bytes(), "image/png")
+            if path == "/api/generate":
+                seed = query_int(q, "seed", 0, 0, SEED_LIMIT)
+                rows, cols = query_int(q, "rows", 4, 0, MAX_GRID + 1), query_int(q, "cols", 8, 0, MAX_GRID + 1)
+                cls, ema = q.get("class", [None])[0], q.get("ema", ["0"])[0] in ("1", "true")
+                if not drawing.acquire(timeout=DRAW_WAIT):
+                    raise RequestError(429, f"{MAX_DRAWING} grids are being drawn already; try again")
+                try:
+                    return raw_reply(view.grid_png(seed, rows, cols, cls, ema), "image/png")
+                finally:
+                    drawing.release()
+            raise RequestError(404, f"nothing at {path}")
 
     return Handler
 
 
 def make_server(run: Path | None, host: str = "127.0.0.1", port: int = 8000,
-                device: str = "cpu") -> ThreadingHTTPServer:
+                device: str = "cpu"):
     """A server for ``run`` (not yet serving: call ``serve_forever``; ``server.view.run`` may be set
     until then). ``port`` 0 picks a free one."""
     view = RunView(run, device)
-    server = listen(host, port, make_handler(view))
+    server = listen(host, port, make_handler(view), "serve")
     server.view = view
     return server
 

@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from ganforge.export import export  # noqa: E402
 from ganforge.exported import load_exported  # noqa: E402
-from ganforge.generate import LoadedGenerator, generate, sample_z  # noqa: E402
 from ganforge.models import build_generator  # noqa: E402
+from ganforge.sampling import LoadedGenerator, generate, sample_z  # noqa: E402
 
 SETUPS = {"dcgan64": (64, 3), "fashion28": (28, 1)}
 N, BATCH = 2048, 256

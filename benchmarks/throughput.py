@@ -14,7 +14,7 @@ windows after warm-up; FLOPs per step come from ``torch.utils.flop_counter``; GF
 beside this machine's measured fp32 peaks (sgemm, and the fastest DCGAN convolution), and
 ``speedup_ceiling_at_peak`` is the textbook's step time over ganforge's FLOPs at that peak: the most
 any layout, threading or kernel choice could give with the same architecture and batch. Generation: 10,000 images through
-``ganforge.generate``, the median of 3 passes after a warm-up of 1,000.
+``ganforge.sampling.generate``, the median of 3 passes after a warm-up of 1,000.
 Results: ``benchmarks/results/throughput.json``.
 
     python benchmarks/throughput.py            # both setups
@@ -187,7 +187,7 @@ def textbook(setup: str, warmup: int, windows: int, per_window: int) -> dict:
 def ganforge_loop(setup: str, warmup: int, windows: int, per_window: int, generation_only: bool = False) -> dict:
     from ganforge import config as C
     from ganforge import stats
-    from ganforge.generate import generate, sample_z
+    from ganforge.sampling import generate, sample_z
     from ganforge.train.loop import Trainer
 
     dataset, res, ch, width, nz, batch = SETUPS[setup]

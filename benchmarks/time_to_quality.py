@@ -21,10 +21,11 @@ import torch
 from ganforge.cli import main as cli
 from ganforge.config import DataConfig
 from ganforge.data import load_dataset
-from ganforge.generate import generate, load_generator, seeded_z
+from ganforge.generate import load_generator
 from ganforge.grid import to_uint8
 from ganforge.metrics import Evaluator, frechet
-from ganforge.metrics.judge import load_judge
+from ganforge.metrics.train_judge import load_judge
+from ganforge.sampling import generate, seeded_z
 
 
 def main() -> None:

@@ -4,8 +4,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from ganforge import checkpoint
 from ganforge.cli import main
-from ganforge.train import checkpoint
 from test_train import only_run
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible")

@@ -8,8 +8,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from ganforge import checkpoint
 from ganforge.cli import main
-from ganforge.train import checkpoint
 from test_train import TINY, only_run
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
@@ -99,9 +99,9 @@ def test_more_processes_than_gpus_is_a_one_line_error(monkeypatch, capsys):
     assert err.count("\n") == 0 and "2 processes" in err and "1 GPU is visible" in err
     assert "--nproc-per-node 1" in err and "train.device=cpu" in err
     from ganforge import config as C
-    from ganforge.cli import _requested_device, build_parser
+    from ganforge.cli import build_parser
 
     for argv, want in ((["train", "train.device=cpu"], "cpu"), (["train", "--device", "cuda:0"], "cuda:0"),
                        (["train", "device=cpu", "train.steps=3"], "cpu"), (["train"], "auto")):
         args = build_parser().parse_args(argv)
-        assert _requested_device(args, C) == want  # what the ranks decide GPUs from, before the group exists
+        assert C.requested_device(args.device, args.overrides, args.config) == want  # what the ranks decide GPUs from, before the group exists

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from ganforge.cli import main
-from ganforge.generate import generate, load_generator, seeded_z
+from ganforge.generate import load_generator
+from ganforge.sampling import generate, seeded_z
 
 TINY = ["--quiet", "--device", "cpu", "--data", "digits", "--steps", "2", "--batch-size", "16", "model.z_dim=16",
         "model.ngf=8", "model.ndf=8", "model.hidden=32", "train.ema=0.9"]

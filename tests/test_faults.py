@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from browser import chrome, console_errors, wait_for  # noqa: F401 (chrome is a fixture)
+from ganforge import checkpoint
 from ganforge import config as C
 from ganforge.cli import main
-from ganforge.train import checkpoint
 from test_train import TINY, only_run, train
 
 CKPTS = "checkpoints"

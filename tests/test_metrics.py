@@ -15,7 +15,8 @@ from ganforge.config import DataConfig
 from ganforge.data import load_dataset
 from ganforge.errors import GanforgeError
 from ganforge.metrics import Evaluator, frechet, inception
-from ganforge.metrics.judge import available, load_judge
+from ganforge.metrics.judge import available
+from ganforge.metrics.train_judge import load_judge
 from test_idx import make_split
 from test_train import TINY, only_run
 
@@ -140,7 +141,7 @@ def test_eval_during_training_keeps_the_best_checkpoint(tmp_path):
     evals = [r for r in evals if r.get("kind") == "eval"]
     assert [(r["step"], r["metric"]) for r in evals] == [(2, "fd-digits"), (2, "coverage"),
                                                           (4, "fd-digits"), (4, "coverage")]
-    from ganforge.train import checkpoint
+    from ganforge import checkpoint
 
     meta = checkpoint.read_meta(run / "checkpoints" / "best.safetensors")
     best_step = min((r for r in evals if r["metric"] == "fd-digits"), key=lambda r: r["value"])["step"]
@@ -218,4 +219,4 @@ def test_a_tampered_judge_is_refused(tmp_path, monkeypatch):
     (tmp_path / "digits.safetensors").write_bytes(bytes(data))
     monkeypatch.setattr(J, "SHIPPED", tmp_path)
     with pytest.raises(GanforgeError, match="fail their checksum"):
-        J.load_judge("digits", train_if_missing=False)
+        load_judge("digits", train_if_missing=False)

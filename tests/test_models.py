@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from ganforge import losses
-from ganforge.generate import fold_batchnorm, generate, sampling_batch
 from ganforge.models import ARCHS, build_discriminator, build_generator, count_params, is_conditional
 from ganforge.models.dcgan import stage_sizes
+from ganforge.sampling import fold_batchnorm, generate, sampling_batch
 
 
 def kwargs(res, channels, **kw):

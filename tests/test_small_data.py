@@ -7,11 +7,11 @@ import yaml
 
 from browser import chrome, console_errors, wait_for  # noqa: F401 (chrome is a fixture)
 from ganforge import augment as A
+from ganforge import checkpoint
 from ganforge.cli import main
 from ganforge.data.subset import pick
 from ganforge.errors import GanforgeError
 from ganforge.models import add_spectral_norm, build_discriminator, model_kwargs
-from ganforge.train import checkpoint
 
 TINY = ["--data", "digits", "--resolution", "16", "model.ngf=8", "model.ndf=8", "model.hidden=32",
         "model.z_dim=16", "--quiet", "--device", "cpu"]

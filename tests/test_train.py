@@ -12,8 +12,8 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+from ganforge import checkpoint
 from ganforge.cli import main
-from ganforge.train import checkpoint
 
 # CPU behaviour: pinned even where a GPU is visible. The preset is named so that the small-data recipe
 # (for runs without one on fewer than 10,000 images) stays out of tests about other things.

@@ -17,25 +17,9 @@ from pathlib import Path
 
 import yaml
 
+from ganforge.data.spec import DataConfig
 from ganforge.errors import GanforgeError
-
-
-@dataclass
-class DataConfig:
-    name: str = "digits"              # digits | mnist | fashion-mnist | cifar10 | folder
-    path: str | None = None           # image folder (name=folder)
-    data_dir: str | None = None       # where a named dataset's files are; None = the lookup order
-    split: str = "train"              # train | test
-    resolution: int = 32              # side of the square training images, pixels
-    channels: int | None = None       # 1 or 3; None = decided from the data
-    crop: int | None = None           # centre-crop side before resizing; None = largest centred square
-    pattern: str | None = None        # glob on file names (folder), e.g. "*.jpg"
-    labels: bool = False              # folder: class labels from first-level subfolder names
-    max_memory_gb: float = 4.0        # decoded folders larger than this stream from disk
-    workers: int = 2                  # decoding processes
-    download: bool = True             # fetch named datasets that are not found locally
-    limit: int | None = None          # train on this many images: a fixed, seeded, class-balanced subset
-    limit_seed: int = 0               # which subset data.limit picks (independent of train.seed)
+from ganforge.presets import PRESETS
 
 
 @dataclass
@@ -138,52 +122,6 @@ StrictLoader.add_implicit_resolver(
 
 def parse_yaml(text: str):
     return yaml.load(text, Loader=StrictLoader)
-
-# Each classic program as one name: only what differs from the defaults above.
-PRESETS: dict[str, dict] = {
-    "quick": {
-        "_doc": "the default: DCGAN on the offline digits, recognizable samples in about 40 CPU seconds",
-        "data": {"name": "digits", "resolution": 32},
-        "model": {"arch": "dcgan", "ngf": 32, "ndf": 32, "z_dim": 64},
-        "optim": {"lr_g": 5e-4, "lr_d": 2e-4},
-        "train": {"batch_size": 64, "steps": 1000, "sample_every": 100, "ckpt_every": 500, "log_every": 10},
-    },
-    "tfjs-mnist-mlp": {
-        "_doc": "the browser MNIST GAN: leaky-ReLU MLPs, sigmoid cross-entropy on logits, one Adam each",
-        "data": {"name": "mnist", "resolution": 28},
-        "model": {"arch": "mlp", "hidden": 256, "z_dim": 100, "dropout": 0.3},
-        "train": {"batch_size": 64, "steps": None, "epochs": 20, "sample_every": 500, "ckpt_every": 2000},
-    },
-    "dcgan-tf-mnist": {
-        "_doc": "TensorFlow DCGAN, MNIST path: label-conditioned, uniform z, G updated twice per D step",
-        "data": {"name": "mnist", "resolution": 28},
-        "model": {"arch": "cdcgan", "z_dim": 100, "z_dist": "uniform", "ngf": 64, "ndf": 64, "hidden": 1024},
-        "train": {"batch_size": 64, "steps": None, "epochs": 25, "g_steps": 2, "sample_every": 100,
-                  "ckpt_every": 500},
-    },
-    "dcgan-tf-faces": {
-        "_doc": "TensorFlow DCGAN on a face folder: centre crop 108 -> 64, uniform z, two G steps",
-        "data": {"name": "folder", "resolution": 64, "crop": 108},
-        "model": {"arch": "dcgan", "z_dim": 100, "z_dist": "uniform", "ngf": 64, "ndf": 64},
-        "train": {"batch_size": 64, "steps": None, "epochs": 25, "g_steps": 2, "sample_every": 100,
-                  "ckpt_every": 500},
-    },
-    "keras-cifar10": {
-        # The program's "epoch" is 390 steps of half a batch of real images (half the data); ganforge's
-        # epoch is a full pass, so its 200 epochs / check every 10 are 100 / 5 here (same step count).
-        "_doc": "Keras CIFAR-10 GAN: half-batch real and fake D updates, D accuracy every 10 (half) epochs",
-        "data": {"name": "cifar10", "resolution": 32},
-        "model": {"arch": "keras-cifar", "z_dim": 100, "dropout": 0.4},
-        "train": {"batch_size": 128, "steps": None, "epochs": 100, "d_update": "separate",
-                  "eval_every_epochs": 5, "sample_every": 1000, "ckpt_every": 2000},
-    },
-    "dcgan-pytorch-64": {
-        "_doc": "PyTorch DCGAN at 64x64: ngf=ndf=64, nz=100, batch 64, Adam 2e-4 / 0.5, 25 epochs",
-        "data": {"name": "cifar10", "resolution": 64},
-        "model": {"arch": "dcgan", "z_dim": 100, "ngf": 64, "ndf": 64},
-        "train": {"batch_size": 64, "steps": None, "epochs": 25, "sample_every": 500, "ckpt_every": 2000},
-    },
-}
 
 # Short command-line flags -> config keys.
 FLAG_KEYS = {
@@ -340,6 +278,26 @@ def user_keys(tree: dict, flags: dict | None, overrides: list[str]) -> set[str]:
     return keys
 
 
+def requested_device(flag: str | None, overrides: list[str], config_file: str | None) -> str:
+    """``train.device`` as a command asks for it (flag, override, config file), read before anything is
+    built: several processes need to know whether to take a GPU each before they join their group."""
+    if flag:
+        return flag
+    for item in reversed(overrides):
+        key, _, value = item.partition("=")
+        try:
+            if resolve_key(key.strip()) == ("train", "device"):
+                return value.strip()
+        except GanforgeError:
+            pass  # reported when the config is built
+    if config_file:
+        tree = load_yaml(config_file)
+        dev = (tree.get("train") or {}).get("device") if isinstance(tree, dict) else None
+        if isinstance(dev, str):
+            return dev
+    return "auto"
+
+
 def apply_overrides(cfg: Config, flags: dict | None, overrides: list[str]) -> None:
     """Command-line flags (``FLAG_KEYS``), then ``key=value`` overrides; a length in steps clears one
     in epochs and vice versa."""
@@ -394,7 +352,7 @@ def validate(cfg: Config) -> None:
     if t.eval_every < 0 or t.eval_samples < 2:
         raise GanforgeError("train.eval_every must be >= 0 and train.eval_samples >= 2")
     if t.eval_every:
-        from ganforge.metrics import parse_metrics
+        from ganforge.metrics.names import parse_metrics
 
         parse_metrics(t.eval_metrics)
     if t.minutes is not None and t.minutes <= 0:

@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 
 from ganforge.errors import GanforgeError
-from ganforge.generate import LoadedGenerator, fold_batchnorm, generate, sample_z
+from ganforge.sampling import LoadedGenerator, fold_batchnorm, generate, sample_z
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 TOLERANCE = 1e-4  # max |exported - generate()| on float outputs; uint8 outputs may differ by 1 at a rounding edge

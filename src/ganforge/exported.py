@@ -101,7 +101,7 @@ def load_exported(path: str | Path) -> ExportedRunner:
 
 def as_loaded_generator(path: str | Path):
     """A ``LoadedGenerator`` whose G is the exported file, for ``generate`` and ``sample_grid``."""
-    from ganforge.generate import LoadedGenerator
+    from ganforge.sampling import LoadedGenerator
 
     runner = load_exported(path)
     m = runner.meta

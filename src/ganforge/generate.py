@@ -1,90 +1,19 @@
-"""The one sampling path: rebuild G from a checkpoint alone and draw images from it.
-
-Used by ``ganforge generate``, by the trainer's sample grids and by evaluation, so every caller
-sees the same noise for the same seed.
+"""Load a generator (a run, a checkpoint or a file ``ganforge export`` wrote) and draw grids, latent walks
+and single images from it; the drawing itself is ``ganforge.sampling``'s, as in training.
 """
 
 from __future__ import annotations
 
-import copy
-import itertools
-import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn as nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
+from ganforge import checkpoint
 from ganforge.errors import GanforgeError
-from ganforge.models import build_generator, has_convolutions, is_conditional
-from ganforge.models.dcgan import Down, Up
-from ganforge.train import checkpoint
-
-
-def sample_z(n: int, z_dim: int, dist: str, device="cpu", generator: torch.Generator | None = None) -> torch.Tensor:
-    """Latent vectors (n, z_dim): N(0, 1) or U[-1, 1]. With ``generator`` they are drawn on the CPU
-    (same values on every device) and moved; without, from the device's global RNG."""
-    dev = "cpu" if generator is not None else device
-    if dist == "uniform":
-        z = torch.rand(n, z_dim, generator=generator, device=dev).mul_(2).sub_(1)
-    else:
-        z = torch.randn(n, z_dim, generator=generator, device=dev)
-    return z.to(device)
-
-
-@dataclass
-class LoadedGenerator:
-    G: nn.Module
-    arch: str
-    kwargs: dict
-    z_dist: str
-    classes: list[str] | None
-    step: int
-    path: Path
-    ema: bool
-
-    @property
-    def conditional(self) -> bool:
-        return is_conditional(self.arch)
-
-    @property
-    def z_dim(self) -> int:
-        return self.kwargs["z_dim"]
-
-    @property
-    def device(self) -> torch.device:
-        return module_device(self.G)
-
-
-def module_device(m: nn.Module) -> torch.device:
-    """Where a module computes: its first parameter's device, else its first buffer's (an exported
-    generator has buffers only)."""
-    return next(itertools.chain(m.parameters(), m.buffers())).device
-
-
-def resolve_checkpoint(arg: str | Path, which: str = "latest", warn=None) -> Path:
-    """A weights file from a run folder (its newest complete checkpoint, or ``best``) or a
-    ``.safetensors`` path. Newer damaged checkpoints are passed over with a one-line warning."""
-    from ganforge.train.run_dir import is_run
-
-    p = Path(arg)
-    if p.is_file():
-        why = checkpoint.weights_problem(p)
-        if why:
-            raise GanforgeError(f"{p} cannot be read ({why}); pass a complete checkpoint or its run folder")
-        return p
-    if p.is_dir():
-        if not is_run(p):
-            raise GanforgeError(f"{p} is not a run folder or checkpoint; pass runs/NNNNN-name or a .safetensors file")
-        best = p / "checkpoints" / "best.safetensors"
-        if which == "best" and best.is_file() and checkpoint.weights_problem(best) is None:
-            return best
-        found = checkpoint.newest_complete(p / "checkpoints", warn=warn)
-        if found is None:
-            raise GanforgeError(f"run {p} has no checkpoint yet; train longer or pass another run")
-        return found
-    raise GanforgeError(f"{arg} not found; pass a run folder or a .safetensors checkpoint")
+from ganforge.grid import atomic_save, grid_image, save_grid, to_uint8
+from ganforge.models import build_generator, has_convolutions
+from ganforge.sampling import LoadedGenerator, generate, seeded_z
+from ganforge.train.run_dir import resolve_checkpoint
 
 
 def load_generator(arg: str | Path, ema: bool = False, device="cpu") -> LoadedGenerator:
@@ -123,71 +52,6 @@ def check_labels(gen: LoadedGenerator, labels: torch.Tensor | None) -> torch.Ten
     if labels.min() < 0 or labels.max() >= k:
         raise GanforgeError(f"class must be in 0..{k - 1}" + (f" ({', '.join(gen.classes)})" if gen.classes else ""))
     return labels
-
-
-def sampling_batch(height: int, width: int, device: torch.device) -> int:
-    """Images per forward when sampling. On a CPU, a batch whose activations stay cache-sized is the
-    fastest (measured with the DCGAN generator: 64 at 64 px and 256 at 28 px, each 10-15% faster than
-    the other choice); a GPU wants the large batch."""
-    if device.type != "cpu":
-        return 256
-    return max(16, min(256, 2 ** round(math.log2(2 ** 18 / (height * width)))))
-
-
-def _folds(bn: nn.Module) -> bool:
-    return isinstance(bn, nn.modules.batchnorm._BatchNorm) and bn.running_mean is not None
-
-
-def fold_batchnorm(G: nn.Module) -> nn.Module:
-    """A copy of G for sampling in which each BatchNorm that directly follows a linear, convolution or
-    transposed-convolution layer in a ``Sequential`` is folded into that layer's weights (eval-mode BN
-    is an affine map per channel). Same images up to rounding, one pass over the activations fewer:
-    1.12x faster sampling with the DCGAN generator at 64 px on a CPU."""
-    G = copy.deepcopy(G).eval()
-    for seq in [m for m in G.modules() if isinstance(m, nn.Sequential)]:
-        for i in range(len(seq) - 1):
-            layer, bn = seq[i], seq[i + 1]
-            if not _folds(bn):
-                continue
-            if isinstance(layer, nn.Linear) and isinstance(bn, nn.BatchNorm1d):
-                seq[i] = fuse_linear_bn_eval(layer, bn)
-            elif isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
-                seq[i] = fuse_conv_bn_eval(layer, bn, transpose=isinstance(layer, nn.ConvTranspose2d))
-            elif isinstance(layer, Down) or (isinstance(layer, Up) and (layer.out_size + 1) // 2 % 2 == 0):
-                # the conv is their last step (a crop or pad commutes). An Up whose input side is odd
-                # keeps its BN: oneDNN adds a transposed conv's bias slowly for some odd sides (128->64
-                # channels from 7x7: 37 ms per 256 images with the bias, 22 ms without)
-                layer.conv = fuse_conv_bn_eval(layer.conv, bn, transpose=isinstance(layer, Up))
-            else:
-                continue
-            seq[i + 1] = nn.Identity()
-    return G
-
-
-@torch.inference_mode()
-def generate(gen: LoadedGenerator | nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
-             batch_size: int | None = None) -> torch.Tensor:
-    """Images in [-1, 1], float (N, C, H, W) on the CPU, for latents ``z`` (and ``labels``).
-    ``batch_size`` None: :func:`sampling_batch` for the size of the first images drawn."""
-    G = gen.G if isinstance(gen, LoadedGenerator) else gen
-    G = G if getattr(G, "frozen", False) else fold_batchnorm(G)  # an exported file is folded already
-    device = module_device(G)
-    out, i, bs = None, 0, batch_size or 64
-    while i < len(z):
-        y = labels[i:i + bs].to(device) if labels is not None else None
-        x = G(z[i:i + bs].to(device), y)
-        if out is None:  # one buffer, filled in place: half the peak memory of joining the pieces
-            cl = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
-            out = torch.empty((len(z), *x.shape[1:]), dtype=torch.float32,
-                              memory_format=torch.channels_last if cl else torch.contiguous_format)
-            bs = batch_size or sampling_batch(*x.shape[-2:], device)
-        out[i:i + len(x)] = x
-        i += len(x)
-    return out if out is not None else torch.empty(0)
-
-
-def seeded_z(gen: LoadedGenerator, n: int, seed: int) -> torch.Tensor:
-    return sample_z(n, gen.z_dim, gen.z_dist, generator=torch.Generator().manual_seed(seed))
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -235,3 +99,67 @@ def sample_grid(gen: LoadedGenerator, rows: int, cols: int, seed: int, cls: int 
     imgs = generate(gen, seeded_z(gen, rows * cols, seed), y)
     labels = [gen.classes[int(y[r * cols])] for r in range(rows)] if y is not None and gen.classes else None
     return imgs, labels
+
+
+def labels_for(gen: LoadedGenerator, n: int, cls: int | None = None) -> torch.Tensor | None:
+    """Labels for ``n`` images: all ``cls``, or (conditional, no class) cycling through the classes."""
+    if not gen.conditional:
+        if cls is not None:
+            raise GanforgeError(f"this {gen.arch} generator is not conditional; drop --class")
+        return None
+    if cls is not None:
+        return check_labels(gen, torch.full((n,), cls, dtype=torch.long))
+    return torch.arange(n) % gen.kwargs["num_classes"]
+
+
+def draw(gen: LoadedGenerator, n: int, seed: int, cls: int | None = None) -> torch.Tensor:
+    """``n`` images from seeded noise as uint8 (n, C, H, W)."""
+    return to_uint8(generate(gen, seeded_z(gen, n, seed), labels_for(gen, n, cls)))
+
+
+def write_images(imgs: torch.Tensor, out: Path) -> None:
+    """uint8 (N, C, H, W) images as ``out/000000.png``, ... (each written whole or not at all)."""
+    from PIL import Image
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise GanforgeError(f"--out {out} is a file; pass a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    for i, im in enumerate(imgs):
+        arr = im.permute(1, 2, 0).numpy()
+        atomic_save(Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr), out / f"{i:06d}.png")
+
+
+def latent_walks(gen: LoadedGenerator, walks: int, frames: int, seed: int, cls: int | None = None) -> torch.Tensor:
+    """``walks`` walks of ``frames`` images each between random latents: uint8 (walks, frames, C, H, W).
+    A conditional generator walks in one class (``cls``), or in a class per walk."""
+    z = interpolation_z(gen, frames, seed, walks)
+    y = None
+    if gen.conditional:
+        k = gen.kwargs["num_classes"]
+        y = labels_for(gen, len(z), cls) if cls is not None else (torch.arange(walks) % k).repeat_interleave(frames)
+    elif cls is not None:
+        labels_for(gen, 1, cls)  # the one-line error
+    imgs = to_uint8(generate(gen, z, y))
+    return imgs.view(walks, frames, *imgs.shape[1:])
+
+
+def save_walks(walks: torch.Tensor, out: Path) -> None:
+    """Latent walks as a ``.gif`` (each frame a grid of the walks, played forth and back) or a strip PNG
+    (a row per walk)."""
+    n, frames = walks.shape[:2]
+    out = Path(out)
+    if out.suffix.lower() == ".gif":
+        images = [grid_image(walks[:, f], nrow=max(1, int(n ** 0.5))) for f in range(frames)]
+        atomic_save(images[0], out, save_all=True, append_images=images[1:] + images[::-1][1:-1],
+                    duration=120, loop=0)
+    else:
+        save_grid(walks.reshape(n * frames, *walks.shape[2:]), out, nrow=frames)
+
+
+def trained_on(gen: LoadedGenerator) -> str:
+    """The dataset a checkpoint's generator learned (for evaluation against it)."""
+    meta = checkpoint.read_meta(gen.path)
+    if "dataset" not in meta:
+        raise GanforgeError(f"{gen.path} does not say which dataset it learned; pass --dataset NAME")
+    return meta["dataset"]

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from ganforge.data import cache, cifar, digits, folder, idx, subset
 from ganforge.data.locate import locate
+from ganforge.data.spec import DataConfig as DataConfig  # re-exported: ganforge.data.DataConfig
 from ganforge.errors import GanforgeError
 
 DATASETS = {
@@ -195,3 +196,10 @@ def check_batch(data: ImageData, batch_size: int) -> None:
     if len(data) < batch_size:
         raise GanforgeError(f"dataset {data.name} has {len(data)} images, fewer than the batch size {batch_size}; "
                             f"use --batch-size {max(1, len(data))} or smaller, or add images")
+
+
+def data_config(name: str, resolution: int | None = None, **fields) -> DataConfig:
+    """A ``DataConfig`` for a dataset by name, at its native resolution unless one is given."""
+    if name not in DATASETS:
+        raise unknown_dataset(name)
+    return DataConfig(name=name, resolution=resolution or NATIVE_RESOLUTION.get(name, 64), **fields)

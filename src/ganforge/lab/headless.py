@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ganforge.files import atomic_write
 from ganforge.lab.settings import LabSettings, validate
 from ganforge.lab.trainer import LabTrainer
-from ganforge.train.run_dir import atomic_write
 
 SAMPLES = 10_000
 GIF_FRAMES = 24

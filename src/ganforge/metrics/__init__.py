@@ -16,16 +16,15 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ganforge.data import load_dataset
+from ganforge.data import DataConfig, load_dataset
 from ganforge.data.cache import key as cache_key
 from ganforge.data.paths import cache_root
 from ganforge.errors import GanforgeError
 from ganforge.metrics import frechet, inception
-from ganforge.metrics.judge import RESIZE_FILTER, Judge, load_judge
+from ganforge.metrics.judge import RESIZE_FILTER, Judge
+from ganforge.metrics.names import INCEPTION_METRICS, JUDGE_METRICS, METRICS, better, parse_metrics  # noqa: F401
+from ganforge.metrics.train_judge import load_judge
 
-JUDGE_METRICS = {"fd": "lower", "coverage": "higher", "class-acc": "higher"}
-INCEPTION_METRICS = {"fid": "lower", "kid": "lower", "is": "higher", "pr": "higher"}
-METRICS = {**JUDGE_METRICS, **INCEPTION_METRICS}
 # Resolution at which each dataset's images are scored (digits as trained: upscaled from 8 px to 32).
 EVAL_RESOLUTION = {"digits": 32, "mnist": 28, "fashion-mnist": 28, "cifar10": 32}
 
@@ -48,26 +47,8 @@ class Result:
         return {"kind": "eval", "metric": self.metric, "value": self.value, **self.setup, **self.extra}
 
 
-def parse_metrics(spec: str | list[str]) -> list[str]:
-    names = [m.strip() for m in (spec.split(",") if isinstance(spec, str) else spec) if m.strip()]
-    for m in names:
-        if m not in METRICS:
-            raise GanforgeError(f"unknown metric '{m}'; metrics: {', '.join(METRICS)}")
-    if not names:
-        raise GanforgeError(f"no metric named; choose from {', '.join(METRICS)}")
-    return names
-
-
-def better(metric: str, new: float, old: float | None) -> bool:
-    base = metric.split("-")[0] if metric.startswith("fd-") else metric
-    direction = METRICS.get(base, "higher" if base in ("precision", "recall") else "lower")
-    return old is None or (new < old if direction == "lower" else new > old)
-
-
 def reference_images(dataset: str, split: str, n: int, resolution: int) -> torch.Tensor:
     """A fixed random subset (seed 0) of ``n`` real images of a split at ``resolution``."""
-    from ganforge.config import DataConfig
-
     data = load_dataset(DataConfig(name=dataset, split=split, resolution=resolution))
     if data.images is None:
         raise GanforgeError("reference images must fit in memory; use a smaller folder or --n-ref")

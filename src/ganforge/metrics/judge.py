@@ -1,6 +1,7 @@
 """Domain judges: small classifiers that rule MNIST-like samples better than Inception does.
 
-A judge is a compact CNN trained on one dataset (``train_judge.py`` re-creates it). Its
+A judge is a compact CNN trained on one dataset (``train_judge.py`` re-creates it, and loads judges,
+training one on first use where none is shipped). Its
 penultimate 128-d activations are the features for FD-<judge> (a Frechet distance, never called
 FID); its class predictions give class coverage and per-class accuracy of conditional samples.
 Shipped judges live in ``judges/<name>.safetensors`` beside ``<name>.json`` (checksum, recorded
@@ -99,8 +100,8 @@ def available() -> list[str]:
     return sorted(p.stem for p in SHIPPED.glob("*.safetensors"))
 
 
-def load_judge(name: str, device="cpu", train_if_missing: bool = True) -> Judge:
-    """A shipped judge, a cached one, or (for datasets the user has, like mnist) one trained now."""
+def read_judge(name: str, device="cpu") -> Judge:
+    """A shipped judge or a cached one (``train_judge.load_judge`` trains a missing one first)."""
     for path in judge_paths(name):
         if path.is_file():
             info = json.loads(path.with_suffix(".json").read_text())
@@ -113,13 +114,5 @@ def load_judge(name: str, device="cpu", train_if_missing: bool = True) -> Judge:
             net.to(device).eval()
             return Judge(name, net, info["resolution"], info["channels"], info["classes"], digest,
                          info["test_accuracy"])
-    if not train_if_missing:
-        raise GanforgeError(f"no judge for {name}; judges: {', '.join(available())}")
-    from ganforge.metrics.train_judge import JUDGE_DATA, train_judge
-
-    if name not in JUDGE_DATA:
-        raise GanforgeError(f"no judge for dataset '{name}' (judges exist for {', '.join(JUDGE_DATA)}); "
-                            "use an Inception metric (fid, kid, is, pr) for other data")
-    print(f"training the {name} judge once (cached in {judge_paths(name)[1].parent}) ...", flush=True)
-    train_judge(name, judge_paths(name)[1])
-    return load_judge(name, device, train_if_missing=False)
+    known = ", ".join(available()) or "none here"
+    raise GanforgeError(f"no judge for {name}; judges: {known}")

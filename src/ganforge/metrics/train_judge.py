@@ -1,4 +1,5 @@
-"""Train a domain judge and write its weights and record (re-runnable by anyone).
+"""Train a domain judge and write its weights and record (re-runnable by anyone); load a judge, training
+it on first use where none is shipped.
 
     python -m ganforge.metrics.train_judge fashion-mnist   # writes into the package's judges/
     python -m ganforge.metrics.train_judge digits
@@ -18,10 +19,10 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from ganforge.config import DataConfig
-from ganforge.data import load_dataset
+from ganforge.data import DataConfig, load_dataset
 from ganforge.data.batches import to_unit_range
-from ganforge.metrics.judge import SHIPPED, JudgeNet, sha256_file
+from ganforge.errors import GanforgeError
+from ganforge.metrics.judge import SHIPPED, Judge, JudgeNet, judge_paths, read_judge, sha256_file
 
 # dataset -> (judge resolution, epochs, held-out split). digits has no test split: the last
 # 297 of a fixed shuffle are held out; it is judged at 32 px, the resolution it is trained at.
@@ -54,6 +55,18 @@ def accuracy(net: JudgeNet, images: torch.Tensor, labels: torch.Tensor) -> float
         _, logits = net(to_unit_range(images[i:i + 1000]))
         correct += (logits.argmax(1) == labels[i:i + 1000]).sum().item()
     return correct / len(images)
+
+
+def load_judge(name: str, device="cpu", train_if_missing: bool = True) -> Judge:
+    """The judge for ``name``: shipped, cached, or (for datasets the user has, like mnist) trained now."""
+    if any(p.is_file() for p in judge_paths(name)) or not train_if_missing:
+        return read_judge(name, device)
+    if name not in JUDGE_DATA:
+        raise GanforgeError(f"no judge for dataset '{name}' (judges exist for {', '.join(JUDGE_DATA)}); "
+                            "use an Inception metric (fid, kid, is, pr) for other data")
+    print(f"training the {name} judge once (cached in {judge_paths(name)[1].parent}) ...", flush=True)
+    train_judge(name, judge_paths(name)[1])
+    return read_judge(name, device)
 
 
 def train_judge(name: str, out: Path, seed: int = 0, log=print) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ganforge.train.run_dir import append_jsonl, read_jsonl, write_text_atomic
+from ganforge.files import append_jsonl, read_jsonl, write_text_atomic
 
 SHOW = {"d_loss": "D", "g_loss": "G", "D(x)": "D(x)", "D(G(z))": "D(G(z))"}
 
@@ -149,3 +149,25 @@ class RunLogger:
         self.bar.close()
         if self.writer:
             self.writer.close()
+
+
+class NullLogger:
+    """What ranks other than 0 log to: nothing."""
+
+    def start(self, *a):
+        pass
+
+    def log(self, *a):
+        pass
+
+    def samples(self, *a):
+        pass
+
+    def event(self, *a):
+        pass
+
+    def say(self, *a):
+        pass
+
+    def close(self):
+        pass

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import torch
 
-from ganforge import losses, stats
+from ganforge import checkpoint, losses, stats
 from ganforge.augment import AdaptiveP, augment, parse_policy
-from ganforge.config import Config, to_yaml
+from ganforge.config import Config
 from ganforge.data import ImageData, check_batch
-from ganforge.data.batches import Batches, to_unit_range
+from ganforge.data.batches import Batches
+from ganforge.device import resolve_device
 from ganforge.errors import GanforgeError
-from ganforge.generate import generate, sample_z
 from ganforge.grid import save_grid
 from ganforge.models import (
     build_discriminator,
@@ -30,52 +30,14 @@ from ganforge.models import (
     is_conditional,
     model_kwargs,
 )
-from ganforge.train import checkpoint, distributed
+from ganforge.sampling import generate, sample_z
+from ganforge.train import distributed, evaluation
 from ganforge.train.distributed import World
-from ganforge.train.logger import RunLogger
-from ganforge.train.run_dir import write_text_atomic
-
-
-class NullLogger:
-    """What ranks other than 0 log to: nothing."""
-
-    def start(self, *a):
-        pass
-
-    def log(self, *a):
-        pass
-
-    def samples(self, *a):
-        pass
-
-    def event(self, *a):
-        pass
-
-    def say(self, *a):
-        pass
-
-    def close(self):
-        pass
+from ganforge.train.logger import NullLogger, RunLogger
 
 
 class Interrupted(Exception):
     """Ctrl-C: a checkpoint was saved; the message says how to resume."""
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise GanforgeError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise GanforgeError("device cuda was asked for but no CUDA GPU is visible; use --device cpu")
-    return dev
 
 
 class Trainer:
@@ -370,32 +332,6 @@ class Trainer:
         save_grid(imgs, path, nrow=8, row_labels=labels)
         return imgs
 
-    @torch.no_grad()
-    def d_accuracy(self, n: int = 1000) -> tuple[float, float]:
-        """The Keras program's check: share of real images D calls real, and of fakes it calls fake."""
-        was = self.D_raw.training
-        self.D_raw.eval()
-        try:
-            g = torch.Generator().manual_seed(self.step)
-            idx = torch.randperm(len(self.data), generator=g)[:n]
-            if self.data.images is not None:
-                x = self.data.images[idx]
-                y = self.data.labels[idx] if self.data.labels is not None else None
-            else:  # streamed: decode a few hundred, leaving out unreadable files
-                items = [it for it in (self.data.stream[int(i)] for i in idx[:256]) if it is not None]
-                x = torch.stack([it[0] for it in items])
-                y = torch.tensor([it[1] for it in items]) if self.data.labels is not None else None
-            x = to_unit_range(x.to(self.device))
-            y = y.to(self.device) if (y is not None and self.conditional) else None
-            z = sample_z(len(x), self.cfg.model.z_dim, self.cfg.model.z_dist, generator=g).to(self.device)
-            fake = generate(self.G_raw, z, y).to(self.device)
-            threshold = 0.5 if self.cfg.train.loss == "lsgan" else 0.0
-            acc_real = (self.D_raw(x, y) > threshold).float().mean().item()
-            acc_fake = (self.D_raw(fake, y) <= threshold).float().mean().item()
-        finally:
-            self.D_raw.train(was)
-        return acc_real, acc_fake
-
     # ---- the loop -----------------------------------------------------------------------------
     def _on_sigint(self, signum, frame):
         if self._stop:  # second Ctrl-C: stop now
@@ -427,9 +363,9 @@ class Trainer:
                     imgs = self.sample_grid(self.run / "samples" / f"step-{self.step:08d}.png")
                     logger.samples(self.step, imgs, self._last_logits, self.z_fixed)
                 if main and epoch_steps and self.step % epoch_steps == 0:
-                    self.keras_eval(logger)
+                    evaluation.keras_check(self, logger)
                 if main and t.eval_every and (self.step % t.eval_every == 0 or last):
-                    self.quality_eval(logger)
+                    evaluation.quality(self, logger)
                 if self.step % t.ckpt_every == 0 or last:
                     last_ckpt = self.save_checkpoint()
                 if last and self.step < self.total_steps:
@@ -446,43 +382,7 @@ class Trainer:
             logger.close()
         return last_ckpt or checkpoint.latest(self.run / "checkpoints")
 
-    def quality_eval(self, logger: RunLogger) -> None:
-        """Score ``eval_samples`` images from fixed noise; keep the best checkpoint by the first metric."""
-        from ganforge.grid import to_uint8
-        from ganforge.metrics import better
-
-        t = self.cfg.train
-        z = sample_z(t.eval_samples, self.cfg.model.z_dim, self.cfg.model.z_dist,
-                     generator=torch.Generator().manual_seed(t.seed + 2))
-        y = torch.arange(t.eval_samples) % self.data.num_classes if self.conditional else None
-        ema = self.G_ema is not None
-        imgs = to_uint8(generate(self.G_ema if ema else self.G_raw, z, y))
-        results = self.evaluator(imgs, y, step=self.step, ema=ema)
-        for r in results:
-            logger.event(self.step, r.record(), f"step {self.step}: {r.metric} {r.value:.4f}")
-        head = results[0]
-        if better(head.metric, head.value, self.best_value):
-            self.best_value = head.value
-            self.check_finite()
-            checkpoint.save(self.run / "checkpoints", self.step, self.modules(),
-                            {**self.meta, "best": {head.metric: head.value}}, self.state(), name="best")
-
-    def keras_eval(self, logger: RunLogger) -> None:
-        acc_real, acc_fake = self.d_accuracy()
-        epoch = round(self.epoch)
-        self.sample_grid(self.run / "samples" / f"epoch-{epoch:04d}.png")
-        checkpoint.save_weights(self.run / "checkpoints" / f"generator-e{epoch:04d}.safetensors",
-                                {"G": self.G_raw}, {**self.meta, "step": self.step})
-        logger.event(self.step, {"kind": "d_accuracy", "epoch": epoch, "acc_real": acc_real, "acc_fake": acc_fake},
-                     f"epoch {epoch}: D accuracy real {acc_real:.0%}, fake {acc_fake:.0%}")
-
-
 def _main_thread() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()
-
-
-def write_config(run: Path, cfg: Config) -> None:
-    write_text_atomic(run / "config.yaml", to_yaml(cfg))
-

@@ -3,12 +3,12 @@ TensorBoard events and a loss-curve PNG. Numbers only grow, so a run is never ov
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from pathlib import Path
 
+from ganforge import checkpoint
 from ganforge.errors import GanforgeError
+from ganforge.files import write_text_atomic
 
 RUN_RE = re.compile(r"^(\d{5,})-")
 
@@ -52,38 +52,30 @@ def find_run(arg: str | Path, runs_dir: str | Path = "runs") -> Path:
     raise GanforgeError(f"run {arg} not found; pass a run folder such as {root}/00000-quick")
 
 
-def atomic_write(path: Path, write) -> None:
-    """``write(tmp)`` to a temporary name beside ``path`` (same suffix, so format-by-name writers such
-    as np.save keep it), then rename: readers see the old file or the whole new one, never a part."""
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def resolve_checkpoint(arg: str | Path, which: str = "latest", warn=None) -> Path:
+    """A weights file from a run folder (its newest complete checkpoint, or ``best``) or a
+    ``.safetensors`` path. Newer damaged checkpoints are passed over with a one-line warning."""
+    p = Path(arg)
+    if p.is_file():
+        why = checkpoint.weights_problem(p)
+        if why:
+            raise GanforgeError(f"{p} cannot be read ({why}); pass a complete checkpoint or its run folder")
+        return p
+    if p.is_dir():
+        if not is_run(p):
+            raise GanforgeError(f"{p} is not a run folder or checkpoint; pass runs/NNNNN-name or a .safetensors file")
+        best = p / "checkpoints" / "best.safetensors"
+        if which == "best" and best.is_file() and checkpoint.weights_problem(best) is None:
+            return best
+        found = checkpoint.newest_complete(p / "checkpoints", warn=warn)
+        if found is None:
+            raise GanforgeError(f"run {p} has no checkpoint yet; train longer or pass another run")
+        return found
+    raise GanforgeError(f"{arg} not found; pass a run folder or a .safetensors checkpoint")
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def write_config(run: Path, cfg) -> None:
+    """The resolved config as ``config.yaml`` in the run folder (atomically)."""
+    from ganforge.config import to_yaml
 
-
-def append_jsonl(path: Path, record: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut by a crash mid-write
-    return out
+    write_text_atomic(run / "config.yaml", to_yaml(cfg))

@@ -23,8 +23,8 @@ import threading
 from importlib import resources
 from pathlib import Path
 
+from ganforge import checkpoint
 from ganforge.errors import GanforgeError
-from ganforge.train import checkpoint
 from ganforge.web.httpbase import (
     SEED_LIMIT,
     JsonHandler,
@@ -115,7 +115,8 @@ class RunView:
         return p if p.parent == folder and p.is_file() else None
 
     def generator(self, ema: bool):
-        from ganforge.generate import load_generator, resolve_checkpoint
+        from ganforge.generate import load_generator
+        from ganforge.train.run_dir import resolve_checkpoint
 
         path = resolve_checkpoint(self.run, warn=lambda msg: None)  # info() tells the page what was skipped
         key = (path, path.stat().st_mtime_ns, ema)

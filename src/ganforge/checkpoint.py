@@ -30,7 +30,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ganforge.errors import GanforgeError
-from ganforge.train.run_dir import atomic_write
+from ganforge.files import atomic_write
 
 CKPT_RE = re.compile(r"^ckpt-(\d+)\.safetensors$")
 

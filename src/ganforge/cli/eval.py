@@ -1,0 +1,38 @@
+"""``ganforge eval``: score a run, a checkpoint or a folder of images (``ganforge.evaluate``), print a
+line per metric and append each result to the run's metrics.jsonl."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    ev = sub.add_parser("eval", help="score samples: FD-<judge>, coverage, class accuracy, FID, KID, IS, P/R",
+                        description="Score a run, a checkpoint, or a folder of images. Judge metrics: fd, "
+                                    "coverage, class-acc. Inception metrics: fid, kid, is, pr.")
+    ev.add_argument("source", metavar="RUN_CHECKPOINT_OR_FOLDER")
+    ev.add_argument("--metrics", help="comma-separated (default: fd,coverage[,class-acc] where a judge exists, else fid)")
+    ev.add_argument("-n", type=int, default=10000, help="images to generate (or at most to read from a folder)")
+    ev.add_argument("--dataset", help="reference dataset (default: the one the run trained on; needed for folders)")
+    ev.add_argument("--split", default="train", choices=["train", "test"], help="reference split")
+    ev.add_argument("--n-ref", type=int, default=10000, help="reference images")
+    ev.add_argument("--judge", help="judge to use (default: the dataset's)")
+    ev.add_argument("--inception-weights", metavar="PATH", help="local copy of the Inception weights")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--ema", action="store_true", help="score the EMA generator")
+    ev.add_argument("--device", default="cpu")
+
+
+def run(args) -> int:
+    from ganforge.device import resolve_device
+    from ganforge.evaluate import per_class_line, score
+    from ganforge.files import append_jsonl
+
+    scored = score(args.source, args.metrics, args.n, args.dataset, args.split, args.n_ref, args.judge,
+                   args.inception_weights, args.seed, args.ema, resolve_device(args.device))
+    for r in scored.results:
+        print(r.line())
+        per = per_class_line(r)
+        if per:
+            print(" " * 30 + per)
+        if scored.run is not None:
+            append_jsonl(scored.run / "metrics.jsonl", r.record())
+    return 0

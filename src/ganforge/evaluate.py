@@ -1,0 +1,64 @@
+"""Scoring a run, a checkpoint or a folder of images against a dataset (what ``ganforge eval`` does):
+the samples drawn or read, the metrics chosen where none are named, the results with their setup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ganforge.data import DataConfig, load_dataset
+from ganforge.errors import GanforgeError
+from ganforge.generate import labels_for, load_generator, trained_on
+from ganforge.grid import to_uint8
+from ganforge.metrics import EVAL_RESOLUTION, Evaluator, Result, parse_metrics
+from ganforge.metrics.train_judge import JUDGE_DATA
+from ganforge.sampling import generate, seeded_z
+from ganforge.train.run_dir import is_run
+
+
+@dataclass
+class Scored:
+    results: list[Result]
+    run: Path | None          # the run folder the results belong in (its metrics.jsonl), if any
+
+
+def score(source: str | Path, metrics: str | None = None, n: int = 10000, dataset: str | None = None,
+          split: str = "train", n_ref: int = 10000, judge: str | None = None, inception_weights: str | None = None,
+          seed: int = 0, ema: bool = False, device="cpu") -> Scored:
+    src = Path(source)
+    if not src.exists():
+        raise GanforgeError(f"{src} not found; pass a run folder, a .safetensors checkpoint or a folder of images")
+    if n < 2 or n_ref < 2:
+        raise GanforgeError("-n and --n-ref must be at least 2")
+    labels, setup, run = None, {}, None
+    if src.is_dir() and not is_run(src):  # a folder of images, scored like samples
+        if not dataset:
+            raise GanforgeError("scoring a folder of images needs --dataset NAME to compare against")
+        conditional = False
+        data = load_dataset(DataConfig(name="folder", path=str(src), resolution=EVAL_RESOLUTION.get(dataset, 64)))
+        samples = data.images[:n]
+        setup = {"source": str(src)}
+    else:
+        gen = load_generator(src, ema=ema, device=device)
+        dataset, conditional = dataset or trained_on(gen), gen.conditional
+        labels = labels_for(gen, n)
+        samples = to_uint8(generate(gen, seeded_z(gen, n, seed), labels))
+        run = src if src.is_dir() else (src.parent.parent if is_run(src.parent.parent) else None)
+        setup = {"checkpoint": gen.path.name, "step": gen.step, "ema": ema, "seed": seed}
+    if metrics:
+        names = parse_metrics(metrics)
+    elif (judge or dataset) in JUDGE_DATA:
+        names = ["fd", "coverage"] + (["class-acc"] if conditional else [])
+    else:
+        names = ["fid"]
+    evaluator = Evaluator(dataset, names, split, n_ref, judge, inception_weights, device)
+    return Scored(evaluator(samples, labels, **setup), run)
+
+
+def per_class_line(result: Result) -> str | None:
+    """The per-class accuracies of a class-acc result, on one line."""
+    per = result.extra.get("per_class")
+    return ", ".join(f"{c}: {a:.2f}" for c, a in per.items()) if per else None
+
+
+

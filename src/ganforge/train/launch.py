@@ -1,0 +1,81 @@
+"""Starting training: a new run (config -> data -> trainer -> run folder) or a resumed one (its folder's
+config and newest complete checkpoint), with the small-data recipe applied where it is due. What
+``ganforge train`` does after parsing, callable from a notebook or a test.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from ganforge import checkpoint, recipes
+from ganforge import config as C
+from ganforge.data import load_dataset
+from ganforge.device import resolve_device
+from ganforge.errors import GanforgeError
+from ganforge.train.distributed import World
+from ganforge.train.loop import Trainer
+from ganforge.train.run_dir import find_run, new_run, resolve_checkpoint, write_config
+
+
+def _device(cfg: C.Config, world: World, device):
+    """The process group's device when several processes train, else the config's."""
+    return resolve_device(str(device) if world.active else cfg.train.device)
+
+
+def resume_config(arg: str, flags: dict, overrides: list[str]) -> tuple[Path, C.Config]:
+    """The run folder ``arg`` (a path, or a number under ``--runs-dir``) and its config with this
+    command's flags and overrides; data and model settings cannot change in a resumed run."""
+    run = find_run(arg, flags.get("runs_dir") or "runs")
+    cfg = C.from_dict(C.load_yaml(run / "config.yaml"))
+    before = copy.deepcopy((cfg.data, cfg.model))
+    C.apply_overrides(cfg, flags, overrides)
+    if (cfg.data, cfg.model) != before:
+        raise GanforgeError("a resumed run keeps its data and model settings; start a new run with "
+                            "--init-from to change them")
+    C.validate(cfg)
+    return run, cfg
+
+
+def resume(run: Path, cfg: C.Config, world: World, device=None, quiet: bool = False, say=print) -> Trainer:
+    """A trainer at the run's newest complete checkpoint (newer damaged ones are moved aside)."""
+    ckpt = checkpoint.newest_complete(run / "checkpoints", warn=None if world.main else (lambda msg: None))
+    if ckpt is None:
+        raise GanforgeError(f"run {run} has no checkpoint to resume from; start it again")
+    if world.main:  # the steps after ckpt are trained again; keep damaged files, out of the way
+        for p in checkpoint.set_aside_newer(run / "checkpoints", ckpt):
+            say(f"moved damaged {p.name.removesuffix('.damaged')} aside to {p.name}")
+    trainer = Trainer(cfg, run, load_dataset(cfg.data), _device(cfg, world, device), quiet=quiet, world=world)
+    trainer.load_checkpoint(ckpt)
+    if world.main:
+        write_config(run, cfg)
+    return trainer
+
+
+def start(cfg: C.Config, world: World, device=None, quiet: bool = False, say=print,
+          init_from: str | None = None) -> Trainer:
+    """A trainer for a new run, its run folder made (by rank 0) once the settings are known to work."""
+    data = load_dataset(cfg.data)
+    note = recipes.small_data(cfg, len(data))
+    trainer = Trainer(cfg, Path("."), data, _device(cfg, world, device), quiet=quiet, world=world)
+    if note and world.main:  # said once the settings are known to work
+        say(note)
+    if init_from:
+        trainer.load_checkpoint(resolve_checkpoint(init_from), full=False)
+    if world.main:  # only rank 0 writes the run folder
+        trainer.run = new_run(cfg.train.runs_dir, cfg.train.name or default_name(cfg))
+        write_config(trainer.run, cfg)
+    return trainer
+
+
+def default_name(cfg: C.Config) -> str:
+    """The preset's name, with the dataset's when it is not the preset's own."""
+    preset_data = C.PRESETS[cfg.preset].get("data", {}).get("name", "digits")
+    return cfg.preset if cfg.data.name == preset_data else f"{cfg.preset}-{cfg.data.name}"
+
+
+def describe(trainer: Trainer) -> str:
+    """The run's first line: where, on what, how long."""
+    d = trainer.data
+    return (f"run folder {trainer.run}: {d.name} ({len(d)} images, {d.channels}x{d.resolution}x{d.resolution}), "
+            f"{trainer.cfg.model.arch}, {trainer.total_steps} steps on {trainer.device}")

@@ -38,10 +38,24 @@ def test_bf16_training_resumes_and_samples_on_cuda(tmp_path):
     assert main(["generate", str(run), "--device", "cuda", "--grid", str(tmp_path / "g.png")]) == 0
 
 
-def test_fp16_scalers_resume_on_cuda(tmp_path):
-    assert gpu_train(tmp_path, "--steps", "3", "train.amp=fp16") == 0
-    s = checkpoint.load_state(checkpoint.latest(only_run(tmp_path) / "checkpoints"))
-    assert s["scaler_d"]["scale"] > 0
+def test_fp16_training_resumes_with_the_loss_scales_it_stopped_with_on_cuda(tmp_path):
+    """fp16 training keeps a loss scale per optimizer. Stop at step 3, give the checkpoint's scales values
+    no fresh scaler starts from, resume to step 6: the scales go on from there (halved at most, on an
+    overflow), and the weights stay finite."""
+    assert gpu_train(tmp_path, "--steps", "3", "train.amp=fp16", "train.ckpt_every=3") == 0
+    run = only_run(tmp_path)
+    ckpt = checkpoint.latest(run / "checkpoints")
+    state = checkpoint.load_state(ckpt)
+    assert state["scaler_d"]["scale"] > 0 and state["scaler_g"]["scale"] > 0
+    state["scaler_d"]["scale"], state["scaler_g"]["scale"] = 1024.0, 2048.0  # a fresh scaler starts at 65536
+    torch.save(state, checkpoint.state_path(ckpt))
+    assert main(["train", "--resume", str(run), "--steps", "6", "--quiet"]) == 0
+    after = checkpoint.load_state(checkpoint.latest(run / "checkpoints"))
+    assert checkpoint.list_checkpoints(run / "checkpoints")[-1][0] == 6
+    for key, start in (("scaler_d", 1024.0), ("scaler_g", 2048.0)):  # three steps: three halvings at most
+        assert start / 8 <= after[key]["scale"] <= start, (key, after[key])
+    w = load_file(checkpoint.latest(run / "checkpoints"))
+    assert all(torch.isfinite(v.float()).all() for v in w.values())
 
 
 def test_compiled_training_matches_eager_on_cuda_within_bf16_tolerance(tmp_path):

@@ -130,15 +130,33 @@ def test_export_errors_are_one_line_and_leave_nothing_behind(runs, tmp_path, cap
     one_line_error(capsys, ["export", str(run), "--out", str(tmp_path / "x.onnx")], "ganforge[export]")
     monkeypatch.setattr(builtins, "__import__", real_import)
 
+    assert list(tmp_path.glob("*.onnx")) == []
+
+
+@pytest.mark.parametrize("fmt,writer", [("torchscript", "_write_torchscript"), ("onnx", "_write_onnx")])
+def test_an_exported_copy_that_differs_is_caught_by_the_real_check_and_not_kept(runs, tmp_path, capsys,
+                                                                                  monkeypatch, fmt, writer):
+    """The file written carries one weight changed after the model was handed over; the check, comparing
+    the file's outputs with ganforge's own sampling, refuses it and nothing is left in the folder."""
+    import copy
+
     from ganforge import export as E
 
-    def broken(*a, **k):  # an export that does not match PyTorch is refused and removed
-        from ganforge.errors import GanforgeError
-        raise GanforgeError("the exported file differs from PyTorch's output")
+    real = getattr(E, writer)
 
-    monkeypatch.setattr(E, "check", broken)
-    target = tmp_path / "out" / "g.pt"
+    def altered(model, gen, meta, path):
+        m = copy.deepcopy(model)
+        with torch.no_grad():
+            w = next(p for p in m.parameters() if p.dim() > 1)
+            w.view(-1)[0] += 0.5
+        return real(m, gen, meta, path)
+
+    monkeypatch.setattr(E, writer, altered)
+    target = tmp_path / "out" / ("g" + E.FORMATS[fmt])
     target.parent.mkdir()
-    one_line_error(capsys, ["export", str(run), "--format", "torchscript", "--out", str(target)], "differs")
+    one_line_error(capsys, ["export", str(runs["dcgan-28"]), "--format", fmt, "--out", str(target)],
+                   "differs from PyTorch's output by", "nothing was written")
     assert list(target.parent.iterdir()) == []
-    assert not Path(target).exists()
+    monkeypatch.setattr(E, writer, real)  # the same export, unaltered, is kept
+    assert main(["export", str(runs["dcgan-28"]), "--format", fmt, "--out", str(target)]) == 0
+    assert list(target.parent.iterdir()) == [target]

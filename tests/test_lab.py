@@ -253,3 +253,21 @@ def test_page_shows_a_failed_step_beside_the_status_and_recovers_after_reset(lab
     wait_for(lambda: js(chrome, "window.lab.step") > 30, what="training again after reset")
     assert js(chrome, "window.lab.errors") == 0
     assert [e for e in console_errors(chrome) if "Failed to load resource" not in e] == []
+
+
+@pytest.mark.parametrize("lr,learns", [(1e-3, True), (1e-12, False)])
+def test_the_lab_learns_the_ring_and_not_without_a_learning_rate(lr, learns):
+    """A fixed seed: a few hundred steps take G from no mode to several, and the grid KL far down; with
+    learning rates of ~0 nothing moves (a G or D that never steps would look like this)."""
+    from ganforge.lab.trainer import LabTrainer
+
+    t = LabTrainer(updated(LabSettings(), {"seed": 0, "lr_g": lr, "lr_d": lr}))
+    before = t.measure()
+    for _ in range(300):
+        t.train_step()
+    after = t.measure()
+    assert before["modes"] == 0 and before["high_quality"] == 0
+    if learns:
+        assert after["modes"] >= 3 and after["kl"] < before["kl"] / 3, after
+    else:
+        assert after["modes"] == 0 and after["kl"] == pytest.approx(before["kl"], rel=1e-3), after

@@ -322,3 +322,41 @@ def test_d_sees_augmented_images_in_both_phases(monkeypatch):
     for x in seen:
         zeros = (x == 0).flatten(1).sum(1)
         assert (zeros >= 16).all(), zeros
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0])
+def test_ada_p_decides_what_d_sees_in_the_loop(p):
+    """With p = 0 the real images reach D exactly as the batch holds them; with p = 1 every one is changed."""
+    from ganforge import config as C
+    from ganforge.data import load_dataset
+    from ganforge.train.loop import Trainer
+
+    cfg = C.build("quick", None, ["data.resolution=16", "model.ngf=8", "model.ndf=8", "model.z_dim=16",
+                                  "train.augment=ada", f"train.augment_p={p}", "train.ada_interval=1000",
+                                  "train.augment_policy=translation,color", "train.batch_size=16",
+                                  "train.device=cpu", "train.channels_last=false"], {})
+    tr = Trainer(cfg, ".", load_dataset(cfg.data), quiet=True)
+    batches, seen = [], []
+    real_next, real_D = tr.batches.next, tr.D_raw
+
+    def next_batch():
+        x, y = real_next()
+        batches.append(x.clone())
+        return x, y
+
+    def spy(x, y=None):
+        seen.append(x.detach().clone())
+        return real_D(x, y)
+
+    tr.batches.next = next_batch
+    tr.D = tr.D_g = spy
+    for _ in range(2):
+        tr.train_step()
+    assert tr.ada.p == p  # the interval is long: p stays where it started
+    reals = [seen[0], seen[3]]  # each step: D's phase sees real then fake; G's phase sees fake
+    for x, shown in zip(batches, reals):
+        changed = (shown != x).flatten(1).any(1)
+        if p == 0:
+            assert torch.equal(shown, x)
+        else:
+            assert changed.all(), changed

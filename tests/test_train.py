@@ -74,7 +74,8 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_resume_gives_the_same_weights_as_an_unbroken_run(tmp_path, case):
     """N steps, stop, resume, N more == 2N steps straight, bit for bit on CPU (crossing an epoch)."""
-    common = [*CASES[case], "--batch-size", "300", "train.ckpt_every=5", "train.sample_every=100"]
+    # 500 of the digits in batches of 100 (halves of 50 when D's updates are separate): epochs of 5 or 10 steps
+    common = [*CASES[case], "data.limit=500", "--batch-size", "100", "train.ckpt_every=5", "train.sample_every=100"]
     assert train(tmp_path / "a", "--steps", "12", *common) == 0
     assert train(tmp_path / "b", "--steps", "5", *common) == 0
     b = only_run(tmp_path / "b")
@@ -144,9 +145,9 @@ def test_generate_is_deterministic_and_has_every_output(tmp_path):
 
 
 def test_keras_style_epoch_report(tmp_path):
-    # digits: 1,797 images; separate D updates use half batches of 100 -> 17 steps per epoch
-    assert train(tmp_path, "--arch", "keras-cifar", "train.d_update=separate", "--batch-size", "200",
-                 "--epochs", "2", "train.eval_every_epochs=1") == 0
+    # 400 of the digits; separate D updates use half batches of 50 -> 8 steps per epoch
+    assert train(tmp_path, "--arch", "keras-cifar", "train.d_update=separate", "--batch-size", "100",
+                 "data.limit=400", "--epochs", "2", "train.eval_every_epochs=1") == 0
     run = only_run(tmp_path)
     recs = [yaml.safe_load(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     acc = [r for r in recs if r.get("kind") == "d_accuracy"]

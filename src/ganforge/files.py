@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 
@@ -41,4 +42,32 @@ def read_jsonl(path: Path) -> list[dict]:
             out.append(json.loads(line))
         except json.JSONDecodeError:
             continue  # a line cut by a crash mid-write
+    return out
+
+
+# what the writers above (and grid.atomic_save, the logger's loss curve) name their temp files
+TEMP_RE = re.compile(r"^\..+\.tmp(?:-(\d+))?(?:\.|$)")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_temps(folder: Path) -> list[Path]:
+    """Temp files in ``folder`` (and below) that a writer which died mid-write left behind: their process
+    is gone (or unnamed), so no rename will ever come for them."""
+    out = []
+    for p in sorted(Path(folder).rglob(".*")):
+        m = TEMP_RE.match(p.name)
+        if m and p.is_file():
+            pid = int(m.group(1)) if m.group(1) else None
+            if pid is not None and pid != os.getpid() and _alive(pid):
+                continue
+            out.append(p)
     return out

@@ -13,6 +13,7 @@ from ganforge import config as C
 from ganforge.data import load_dataset
 from ganforge.device import resolve_device
 from ganforge.errors import GanforgeError
+from ganforge.files import stale_temps
 from ganforge.train.distributed import World
 from ganforge.train.loop import Trainer
 from ganforge.train.run_dir import find_run, new_run, resolve_checkpoint, write_config
@@ -45,6 +46,9 @@ def resume(run: Path, cfg: C.Config, world: World, device=None, quiet: bool = Fa
     if world.main:  # the steps after ckpt are trained again; keep damaged files, out of the way
         for p in checkpoint.set_aside_newer(run / "checkpoints", ckpt):
             say(f"moved damaged {p.name.removesuffix('.damaged')} aside to {p.name}")
+        for p in stale_temps(run):  # half-written files of a process that died mid-write
+            p.unlink(missing_ok=True)
+            say(f"removed {p.relative_to(run)}, a write cut short when the run stopped")
     trainer = Trainer(cfg, run, load_dataset(cfg.data), _device(cfg, world, device), quiet=quiet, world=world)
     trainer.load_checkpoint(ckpt)
     if world.main:

@@ -1,7 +1,6 @@
 """ganforge export: every architecture, ONNX (onnxruntime) and TorchScript, against ganforge's own sampling."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch

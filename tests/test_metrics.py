@@ -20,7 +20,6 @@ from ganforge.metrics.train_judge import load_judge
 from test_idx import make_split
 from test_train import TINY, only_run
 
-
 _FEATURES = {}  # the reference set's statistics, computed once per (judge, tensor) in a test
 
 

@@ -15,7 +15,8 @@ beside this machine's measured fp32 peaks (sgemm, and the fastest DCGAN convolut
 ``speedup_ceiling_at_peak`` is the textbook's step time over ganforge's FLOPs at that peak: the most
 any layout, threading or kernel choice could give with the same architecture and batch. Generation: 10,000 images through
 ``ganforge.sampling.generate``, the median of 3 passes after a warm-up of 1,000.
-Results: ``benchmarks/results/throughput.json``.
+Then the training command as typed on a shared CPU (``sharing.py``: alone, beside one busy core, two at
+once, against the same with its thread count pinned). Results: ``benchmarks/results/throughput.json``.
 
     python benchmarks/throughput.py            # both setups
     python benchmarks/throughput.py --setups fashion28 --windows 3
@@ -265,6 +266,7 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=5)
     ap.add_argument("--per-window", type=int, default=4)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "throughput.json")
+    ap.add_argument("--sharing-rounds", type=int, default=2, help="rounds of the shared-CPU runs (0: none)")
     ap.add_argument("--child", choices=["textbook", "ganforge", "generation"], help=argparse.SUPPRESS)
     ap.add_argument("--setup", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -304,6 +306,12 @@ def main() -> None:
               f"at this machine's peak with these FLOPs); generation "
               f"{row['generation_over_training']}x training; peak memory ratio (PSS of the process tree) "
               f"{row['peak_pss_tree_ratio']}", flush=True)
+    if args.sharing_rounds:  # the command as typed when other programs use the CPU (sharing.py)
+        sys.path.insert(0, str(Path(__file__).parent))
+        from sharing import measure
+
+        result["sharing"] = measure(args.sharing_rounds)
+        print("sharing: " + json.dumps(result["sharing"]["summary"]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

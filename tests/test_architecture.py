@@ -14,11 +14,11 @@ LAYERS = [
     ("pages", ["ganforge.web", "ganforge.lab"]),
     ("using a trained generator", ["ganforge.export", "ganforge.evaluate", "ganforge.generate", "ganforge.exported"]),
     ("training", ["ganforge.train", "ganforge.recipes"]),
-    ("configuration", ["ganforge.config", "ganforge.presets"]),
+    ("configuration", ["ganforge.config", "ganforge.config_check", "ganforge.presets"]),
     ("metrics", ["ganforge.metrics"]),
     ("data", ["ganforge.data", "ganforge.augment"]),
     ("networks and sampling", ["ganforge.models", "ganforge.losses", "ganforge.sampling", "ganforge.checkpoint"]),
-    ("base", ["ganforge.files", "ganforge.device", "ganforge.grid", "ganforge.stats", "ganforge.errors", "ganforge"]),
+    ("base", ["ganforge.files", "ganforge.device", "ganforge.threads", "ganforge.grid", "ganforge.stats", "ganforge.errors", "ganforge"]),
 ]
 
 

@@ -292,3 +292,20 @@ def test_page_with_no_complete_checkpoint_says_why_beside_the_draw_button(base_r
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_page_opens_with_a_fresh_grid_and_a_rounded_epoch(base_run, tmp_path, chrome):  # noqa: F811
+    import re
+
+    run = copy_run(base_run, tmp_path)
+    server, url = serve(run)
+    try:
+        chrome.get(url)
+        wait_for(lambda: loaded(chrome, "fresh"), what="a fresh grid drawn on opening, without a click")
+        wait_for(lambda: "epoch" in text(chrome, "status"), what="the status line")
+        epoch = re.search(r"epoch (\S+),", text(chrome, "status")).group(1)
+        assert re.fullmatch(r"\d+\.\d\d", epoch), epoch
+        assert console_errors(chrome) == []
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -271,3 +271,21 @@ def test_the_lab_learns_the_ring_and_not_without_a_learning_rate(lr, learns):
         assert after["modes"] >= 3 and after["kl"] < before["kl"] / 3, after
     else:
         assert after["modes"] == 0 and after["kl"] == pytest.approx(before["kl"], rel=1e-3), after
+
+
+def test_page_has_its_colour_key_a_play_hint_and_axes_before_points(lab_page, chrome):  # noqa: F811
+    session, url = lab_page
+    chrome.get(url)
+    wait_for(lambda: js(chrome, "window.lab.frames") > 1, what="first frames")
+    key = chrome.find_element("id", "key").text
+    for word in ("real", "fake", "G's push", "manifold", "D's verdict: fake", "real"):
+        assert word in key, key
+    assert js(chrome, "window.lab.hint") is True
+    assert "hint" in chrome.find_element("id", "play").get_attribute("class")
+    # no loss yet at step 0: the chart still has its axes (pixels drawn on the canvas)
+    drawn = js(chrome, "(() => { const c = document.getElementById('c-loss'); "
+                       "return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some(v => v > 0); })()")
+    assert drawn
+    chrome.find_element("id", "play").click()
+    wait_for(lambda: js(chrome, "window.lab.hint") is False, what="the hint gone once playing")
+    assert "hint" not in chrome.find_element("id", "play").get_attribute("class")

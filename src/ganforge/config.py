@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from ganforge.config_check import CHOICES, validate  # noqa: F401 (part of this module's interface)
 from ganforge.data.spec import DataConfig
 from ganforge.errors import GanforgeError
 from ganforge.presets import PRESETS
@@ -85,7 +86,8 @@ class TrainConfig:
 
 @dataclass
 class Config:
-    preset: str = "quick"
+    preset: str | None = None         # the preset named; None: none (ganforge's defaults: BASE's sizes)
+    recipe: str | None = None         # a default that depends on the data, applied (``ganforge.recipes``)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -96,17 +98,7 @@ class Config:
 
 
 SECTIONS = ("data", "model", "optim", "train")
-
-# Fields with a fixed set of words. YAML 1.1 reads on/off/yes/no as booleans; ganforge reads YAML with
-# only true/false as booleans (``StrictLoader``), so a word like ``off`` stays the word it is.
-CHOICES: dict[str, tuple[str, ...]] = {
-    "data.split": ("train", "test"),
-    "model.z_dist": ("normal", "uniform"),
-    "train.d_update": ("joint", "separate"),
-    "train.amp": ("auto", "off", "bf16", "fp16"),
-    "train.augment": ("none", "diffaug", "ada"),
-}
-
+BASE = "quick"  # the preset whose values a run without a preset starts from
 
 class StrictLoader(yaml.SafeLoader):
     """YAML's safe loader with the YAML 1.2 booleans (true/false) only: ``amp: off`` is the word
@@ -155,10 +147,21 @@ def resolve_key(key: str) -> tuple[str, str]:
             return hits[0], key
         if len(hits) > 1:
             raise GanforgeError(f"'{key}' is ambiguous; write one of {', '.join(f'{h}.{key}' for h in hits)}")
-    known = all_keys()
-    close = difflib.get_close_matches(key, known + [k.split('.')[1] for k in known], n=1)
-    hint = f"did you mean {close[0]}? " if close else ""
+    close = similar_keys(key)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
     raise GanforgeError(f"unknown config key '{key}'; {hint}see `ganforge train --dry-run` for all keys")
+
+
+def similar_keys(key: str) -> list[str]:
+    """Full keys whose field name is close to ``key``'s (``train.lr`` -> optim.lr_g, optim.lr_d): the field
+    is what people misremember; the section they write may be the wrong one."""
+    section, _, name = key.rpartition(".")
+    fields = {f: s for s in SECTIONS for f in _fields(s)}
+    by_name = [f"{fields[f]}.{f}" for f in difflib.get_close_matches(name, fields, n=3, cutoff=0.6)]
+    if by_name:
+        best = difflib.SequenceMatcher(None, name, by_name[0].split(".")[1]).ratio()
+        return [k for k in by_name if difflib.SequenceMatcher(None, name, k.split(".")[1]).ratio() >= best - 0.05]
+    return difflib.get_close_matches(key, all_keys(), n=1)
 
 
 def _coerce(value, annotation, where: str):
@@ -215,7 +218,7 @@ def apply_tree(cfg: Config, tree: dict, where: str) -> None:
     if not isinstance(tree, dict):
         raise GanforgeError(f"{where} must be a mapping of sections (data, model, optim, train)")
     for section, values in tree.items():
-        if section in ("_doc", "preset"):
+        if section in ("_doc", "preset", "recipe"):
             continue
         if section not in SECTIONS:
             if isinstance(values, dict):
@@ -255,14 +258,14 @@ def build(preset: str | None = None, yaml_file: str | None = None, overrides: li
           flags: dict | None = None) -> Config:
     """Preset -> YAML file -> flags -> ``key=value`` overrides, then validation."""
     tree = load_yaml(yaml_file) if yaml_file else {}
-    cfg = from_preset(preset or tree.get("preset") or "quick")
+    named = preset or (tree.get("preset") if isinstance(tree, dict) else None)
+    cfg = from_preset(named or BASE)
+    cfg.preset = named or None
     if tree:
         apply_tree(cfg, tree, f"config file {yaml_file}")
     apply_overrides(cfg, flags, overrides)
     validate(cfg)
-    # what the user chose, for defaults that depend on the data (``ganforge.recipes``)
-    cfg.preset_named = bool(preset or (isinstance(tree, dict) and tree.get("preset")))
-    cfg.user_keys = user_keys(tree, flags, overrides)
+    cfg.user_keys = user_keys(tree, flags, overrides)  # what the user chose, for ``ganforge.recipes``
     return cfg
 
 
@@ -273,7 +276,7 @@ def user_keys(tree: dict, flags: dict | None, overrides: list[str]) -> set[str]:
     for section, values in (tree.items() if isinstance(tree, dict) else ()):
         if section in SECTIONS and isinstance(values, dict):
             keys |= {f"{section}.{name}" for name in values}
-        elif section not in ("_doc", "preset"):
+        elif section not in ("_doc", "preset", "recipe"):
             keys.add(".".join(resolve_key(section)))
     return keys
 
@@ -315,89 +318,19 @@ def apply_overrides(cfg: Config, flags: dict | None, overrides: list[str]) -> No
         set_key(cfg, key.strip(), value.strip())
 
 
-def _choice(value, options, key):
-    if value not in options:
-        raise GanforgeError(f"{key} must be one of {', '.join(options)}, not '{value}'")
-
-
-def validate(cfg: Config) -> None:
-    from ganforge.data import DATASETS
-    from ganforge.losses import LOSSES
-    from ganforge.models import ARCHS
-
-    d, m, o, t = cfg.data, cfg.model, cfg.optim, cfg.train
-    if d.name not in DATASETS:
-        from ganforge.data import unknown_dataset
-        raise unknown_dataset(d.name)
-    if d.name == "folder" and not d.path:
-        raise GanforgeError("data.name=folder needs a folder: add --path DIR (or data.path=DIR)")
-    _choice(m.arch, ARCHS, "model.arch")
-    _choice(t.loss, LOSSES, "train.loss")
-    for key, options in CHOICES.items():
-        section, name = key.split(".")
-        _choice(getattr(getattr(cfg, section), name), options, key)
-    positive = {"data.resolution": d.resolution, "model.z_dim": m.z_dim, "model.ngf": m.ngf, "model.ndf": m.ndf,
-                "model.hidden": m.hidden, "train.batch_size": t.batch_size, "train.d_steps": t.d_steps,
-                "train.g_steps": t.g_steps, "train.sample_every": t.sample_every, "train.ckpt_every": t.ckpt_every,
-                "train.log_every": t.log_every, "train.keep_ckpts": t.keep_ckpts}
-    for k, v in positive.items():
-        if v < 1:
-            raise GanforgeError(f"{k} must be at least 1, not {v}")
-    if d.resolution < 8:
-        raise GanforgeError(f"data.resolution must be at least 8 pixels, not {d.resolution}")
-    if t.steps is None and t.epochs is None:
-        raise GanforgeError("set train.steps or train.epochs (how long to train)")
-    if (t.steps is not None and t.steps < 1) or (t.epochs is not None and t.epochs <= 0):
-        raise GanforgeError("train.steps and train.epochs must be positive")
-    if t.eval_every < 0 or t.eval_samples < 2:
-        raise GanforgeError("train.eval_every must be >= 0 and train.eval_samples >= 2")
-    if t.eval_every:
-        from ganforge.metrics.names import parse_metrics
-
-        parse_metrics(t.eval_metrics)
-    if t.minutes is not None and t.minutes <= 0:
-        raise GanforgeError(f"train.minutes must be positive, not {t.minutes}")
-    for k, v in {"optim.lr_g": o.lr_g, "optim.lr_d": o.lr_d}.items():
-        if not v > 0:
-            raise GanforgeError(f"{k} must be positive, not {v}")
-    for k, v in {"optim.beta1": o.beta1, "optim.beta2": o.beta2, "train.ema": t.ema,
-                 "train.label_smoothing": t.label_smoothing, "model.dropout": m.dropout}.items():
-        if not 0 <= v < 1:
-            raise GanforgeError(f"{k} must be in [0, 1), not {v}")
-    if d.limit is not None and d.limit < 1:
-        raise GanforgeError(f"data.limit must be at least 1 image, not {d.limit}")
-    _check_regularisers(t)
-    if t.d_update == "separate" and t.batch_size % 2:
-        raise GanforgeError(f"train.d_update=separate splits the batch in halves; use an even batch size, not {t.batch_size}")
-
-
-def _check_regularisers(t: TrainConfig) -> None:
-    if t.r1 < 0 or t.r1_every < 1:
-        raise GanforgeError(f"train.r1 must be >= 0 and train.r1_every >= 1, not {t.r1} and {t.r1_every}")
-    if t.r1 > 0 and t.loss == "wgan-gp":
-        raise GanforgeError("train.r1 and wgan-gp's gradient penalty both constrain D's gradient; "
-                            "use train.r1=0 with wgan-gp, or another loss (bce, hinge) with R1")
-    if t.augment != "none":
-        from ganforge.augment import parse_policy
-
-        parse_policy(t.augment_policy)
-    if t.augment == "ada":
-        if t.loss == "wgan-gp":
-            raise GanforgeError("train.augment=ada steers by the sign of D's verdict, which a WGAN critic does "
-                                "not have; use train.augment=diffaug with wgan-gp, or loss bce or hinge")
-        if not 0 <= t.augment_p <= 1:
-            raise GanforgeError(f"train.augment_p is a probability, from 0 to 1, not {t.augment_p}")
-        if not 0 < t.ada_target < 1 or t.ada_kimg <= 0 or t.ada_interval < 1:
-            raise GanforgeError("train.ada_target must be in (0, 1), train.ada_kimg > 0 and train.ada_interval "
-                                f">= 1, not {t.ada_target}, {t.ada_kimg} and {t.ada_interval}")
-
-
 def to_yaml(cfg: Config) -> str:
-    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+    """The resolved config; a run without a preset says so (and what a recipe changed) in a comment."""
+    text = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+    if cfg.preset is None:
+        head = f"# no preset named: ganforge's defaults (the {BASE} preset's values) with the keys set below"
+        if cfg.recipe:
+            head += f"\n# and a recipe for this data: {cfg.recipe}"
+        text = head + "\n" + text
+    return text
 
 
 def from_dict(tree: dict) -> Config:
     """Rebuild a Config from ``to_dict()`` output (a run's config.yaml); unknown keys are an error."""
-    cfg = Config(preset=tree.get("preset", "quick"))
-    apply_tree(cfg, {k: v for k, v in tree.items() if k != "preset"}, "saved config")
+    cfg = Config(preset=tree.get("preset"), recipe=tree.get("recipe"))
+    apply_tree(cfg, {k: v for k, v in tree.items() if k not in ("preset", "recipe")}, "saved config")
     return cfg

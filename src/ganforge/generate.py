@@ -4,13 +4,14 @@ and single images from it; the drawing itself is ``ganforge.sampling``'s, as in 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
 
 from ganforge import checkpoint
 from ganforge.errors import GanforgeError
-from ganforge.grid import atomic_save, grid_image, save_grid, to_uint8
+from ganforge.grid import atomic_save, grid_image, to_uint8
 from ganforge.models import build_generator, has_convolutions
 from ganforge.sampling import LoadedGenerator, generate, seeded_z
 from ganforge.train.run_dir import resolve_checkpoint
@@ -144,17 +145,38 @@ def latent_walks(gen: LoadedGenerator, walks: int, frames: int, seed: int, cls: 
     return imgs.view(walks, frames, *imgs.shape[1:])
 
 
-def save_walks(walks: torch.Tensor, out: Path) -> None:
-    """Latent walks as a ``.gif`` (each frame a grid of the walks, played forth and back) or a strip PNG
-    (a row per walk)."""
+WALK_CELL = 64  # smallest side of an image in a walk's picture, pixels
+
+
+def save_walks(walks: torch.Tensor, out: Path) -> str:
+    """Latent walks as a ``.gif`` (one frame per step of the walks: a grid of all walks at that step, played
+    in a loop) or a PNG strip (a row per walk, a column per step); images at least ``WALK_CELL`` px. Returns
+    what was written, in words."""
     n, frames = walks.shape[:2]
     out = Path(out)
+    side = max(1, math.ceil(n ** 0.5))
     if out.suffix.lower() == ".gif":
-        images = [grid_image(walks[:, f], nrow=max(1, int(n ** 0.5))) for f in range(frames)]
-        atomic_save(images[0], out, save_all=True, append_images=images[1:] + images[::-1][1:-1],
-                    duration=120, loop=0)
-    else:
-        save_grid(walks.reshape(n * frames, *walks.shape[2:]), out, nrow=frames)
+        images = [_with_progress(grid_image(walks[:, f], nrow=side, min_cell=WALK_CELL), (f + 1) / frames)
+                  for f in range(frames)]
+        atomic_save(images[0], out, save_all=True, append_images=images[1:], duration=120, loop=0)
+        w, h = images[0].size
+        return (f"{n} walk(s) of {frames} frames: a {frames}-frame GIF, each frame the {n} walk(s) side by side "
+                f"({w}x{h} px)")
+    image = grid_image(walks.reshape(n * frames, *walks.shape[2:]), nrow=frames, min_cell=WALK_CELL)
+    atomic_save(image, out)
+    return f"{n} walk(s) of {frames} frames: a row per walk ({image.size[0]}x{image.size[1]} px)"
+
+
+def _with_progress(image, done: float):
+    """``image`` with a 4 px bar under it, filled to ``done`` of its width: where the walk is (and no two
+    frames alike, which a GIF writer would merge)."""
+    from PIL import Image, ImageDraw
+
+    w, h = image.size
+    framed = Image.new(image.mode, (w, h + 4), "white")
+    framed.paste(image, (0, 0))
+    ImageDraw.Draw(framed).rectangle((0, h, max(0, round(w * done) - 1), h + 3), fill="gray")
+    return framed
 
 
 def trained_on(gen: LoadedGenerator) -> str:

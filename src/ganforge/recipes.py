@@ -1,23 +1,52 @@
-"""Defaults that depend on the data: the small-data recipe.
+"""Defaults that depend on the data: the resolution a folder trains at, and the small-data recipe.
 
-A run that names no preset and trains on fewer than ``SMALL`` images gets the recipe that won
-``benchmarks/small_data.py`` (see the README's small-data table) for every key of it the user did not
-set, and one line says so. Presets are left alone: each reproduces its program as published.
+Both apply only where the user chose nothing: a key set by a flag, an override or a YAML file wins, and
+presets are left as published (each reproduces its program). Each says what it did in one line, and a
+run's config.yaml records the recipe applied.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ganforge import config as C
 
+# ---- a folder at its own size ------------------------------------------------------------------------
+SIZES = (16, 28, 32, 64, 128, 256)  # resolutions a folder trains at unless one is chosen
+
+
+def folder_resolution(cfg: C.Config) -> str | None:
+    """Set ``data.resolution`` of a folder to the largest of ``SIZES`` not above its images' common size,
+    unless the user or a folder preset chose one; returns the line that says so, or None."""
+    d = cfg.data
+    chosen = getattr(cfg, "user_keys", set())
+    preset_data = C.PRESETS[cfg.preset].get("data", {}) if cfg.preset else {}
+    if d.name != "folder" or "data.resolution" in chosen or preset_data.get("name") == "folder":
+        return None
+    from ganforge.data.folder import common_side, list_images
+
+    root = Path(d.path or ".").expanduser()
+    files = list_images(root, d.pattern) if root.is_dir() else []
+    side = common_side(files, d.crop) if files else None
+    if side is None:
+        return None  # nothing readable: loading the folder says why
+    d.resolution = max([s for s in SIZES if s <= side], default=SIZES[0])
+    why = "its images are" if d.resolution == side else f"the largest of {', '.join(map(str, SIZES))} not above"
+    return (f"training at {d.resolution} px: {why} {side} px (most common shorter side"
+            f"{f', cropped to {d.crop}' if d.crop else ''}); --resolution N chooses another")
+
+
+# ---- few images ---------------------------------------------------------------------------------------
 SMALL = 10_000  # images
 # the winner of benchmarks/small_data.py at 500 and 2,000 Fashion-MNIST images: adaptive augmentation
 # without cutout (FD 22.5 against 49.9 with no augmentation at 500 images; 19.3 at 2,000)
 SMALL_DATA = {"train.augment": "ada", "train.augment_policy": "translation,color"}
+SMALL_DATA_TAG = "ada"  # in the name of a run that got it
 
 
 def small_data(cfg: C.Config, images: int) -> str | None:
     """Apply the small-data recipe where it is due; returns the line that says so, or None."""
-    if getattr(cfg, "preset_named", True) or images >= SMALL:
+    if cfg.preset is not None or images >= SMALL:
         return None
     applied = _due(cfg)
     if not applied:
@@ -26,13 +55,14 @@ def small_data(cfg: C.Config, images: int) -> str | None:
         C.set_key(cfg, key, value)
     C.validate(cfg)
     what = " ".join(f"{k}={v}" for k, v in applied.items())
+    cfg.recipe = f"small data ({images:,} images, fewer than {SMALL:,}): {what}"
     return (f"{images:,} images (fewer than {SMALL:,}) and no preset named: training with the small-data recipe "
             f"{what}; set these keys, or name a preset, to train otherwise")
 
 
 def dry_run_note(cfg: C.Config) -> str | None:
     """A YAML comment for ``--dry-run``, which does not read the data: what a small dataset would add."""
-    if getattr(cfg, "preset_named", True):
+    if cfg.preset is not None:
         return None
     applied = _due(cfg)
     if not applied:
@@ -50,3 +80,13 @@ def _due(cfg: C.Config) -> dict:
         if key not in chosen and getattr(getattr(cfg, section), name) != value:
             out[key] = value
     return out
+
+
+def run_name(cfg: C.Config) -> str:
+    """A new run's name: the preset's (with the dataset's when it is not the preset's own), or without a
+    preset, what it trains: data, architecture and the recipe applied."""
+    if cfg.preset is None:
+        tag = f"-{SMALL_DATA_TAG}" if cfg.recipe and cfg.recipe.startswith("small data") else ""
+        return f"{cfg.data.name}-{cfg.model.arch}{tag}"
+    preset_data = C.PRESETS[cfg.preset].get("data", {}).get("name", "digits")
+    return cfg.preset if cfg.data.name == preset_data else f"{cfg.preset}-{cfg.data.name}"

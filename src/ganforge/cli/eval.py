@@ -8,25 +8,29 @@ def add_parser(sub) -> None:
     ev = sub.add_parser("eval", help="score samples: FD-<judge>, coverage, class accuracy, FID, KID, IS, P/R",
                         description="Score a run, a checkpoint, or a folder of images. Judge metrics: fd, "
                                     "coverage, class-acc. Inception metrics: fid, kid, is, pr.")
-    ev.add_argument("source", metavar="RUN_CHECKPOINT_OR_FOLDER")
+    ev.add_argument("source", metavar="RUN_CHECKPOINT_OR_FOLDER", help="a run folder, its number under --runs-dir, "
+                    "a .safetensors checkpoint, or a folder of images")
     ev.add_argument("--metrics", help="comma-separated (default: fd,coverage[,class-acc] where a judge exists, else fid)")
-    ev.add_argument("-n", type=int, default=10000, help="images to generate (or at most to read from a folder)")
+    ev.add_argument("-n", type=int, default=10000, help="images to generate, or at most to read from a folder "
+                    "(default 10000)")
     ev.add_argument("--dataset", help="reference dataset (default: the one the run trained on; needed for folders)")
-    ev.add_argument("--split", default="train", choices=["train", "test"], help="reference split")
-    ev.add_argument("--n-ref", type=int, default=10000, help="reference images")
+    ev.add_argument("--split", default="train", choices=["train", "test"], help="reference split (default train)")
+    ev.add_argument("--n-ref", type=int, default=10000, help="reference images (default 10000)")
     ev.add_argument("--judge", help="judge to use (default: the dataset's)")
     ev.add_argument("--inception-weights", metavar="PATH", help="local copy of the Inception weights")
-    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--seed", type=int, default=0, help="noise seed of the generated images (default 0)")
     ev.add_argument("--ema", action="store_true", help="score the EMA generator")
-    ev.add_argument("--device", default="cpu")
+    ev.add_argument("--device", default="cpu", help="device to generate and score on (default cpu)")
+    ev.add_argument("--runs-dir", default="runs", help="where run numbers are looked up (default runs)")
 
 
 def run(args) -> int:
+    from ganforge.cli.common import run_or_path
     from ganforge.device import resolve_device
     from ganforge.evaluate import per_class_line, score
     from ganforge.files import append_jsonl
 
-    scored = score(args.source, args.metrics, args.n, args.dataset, args.split, args.n_ref, args.judge,
+    scored = score(run_or_path(args.source, args.runs_dir), args.metrics, args.n, args.dataset, args.split, args.n_ref, args.judge,
                    args.inception_weights, args.seed, args.ema, resolve_device(args.device))
     for r in scored.results:
         print(r.line())

@@ -13,11 +13,11 @@ def add_parser(sub) -> None:
                         description="Export the generator alone (BatchNorm folded, dynamic batch) with its metadata; "
                                     "the file is checked against ganforge's own sampling before it is kept.")
     ex.add_argument("source", metavar="RUN_OR_CHECKPOINT", help="a run folder, its number, or a .safetensors file")
-    ex.add_argument("--format", default="onnx", help="onnx (needs the export extra) or torchscript")
+    ex.add_argument("--format", default="onnx", help="onnx (needs the export extra) or torchscript (default onnx)")
     ex.add_argument("--out", metavar="FILE", help="output file (default <run>-step<N>[-ema].onnx|.pt here)")
     ex.add_argument("--ema", action="store_true", help="export the EMA generator")
     ex.add_argument("--uint8", action="store_true", help="output uint8 (N, H, W, C) in [0, 255] instead of float")
-    ex.add_argument("--runs-dir", default="runs")
+    ex.add_argument("--runs-dir", default="runs", help="where run numbers are looked up (default runs)")
 
 
 def run(args) -> int:

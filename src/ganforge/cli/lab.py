@@ -16,15 +16,15 @@ def add_parser(sub) -> None:
                         description="Train a GAN on 2-D points and watch it (or --headless: write the results). "
                                     "Any lab setting can be given as KEY=VALUE (see --dry-run).")
     la.add_argument("settings", nargs="*", metavar="KEY=VALUE", help="lab settings, e.g. lr_d=3e-4 pack=1")
-    la.add_argument("--dist", help="ring, grid, moons, spiral, line, two-clusters, disjoint")
-    la.add_argument("--steps", type=int, help="training iterations (headless)")
-    la.add_argument("--seed", type=int)
+    la.add_argument("--dist", help="data: ring, grid, moons, spiral, line, two-clusters, disjoint (default ring)")
+    la.add_argument("--steps", type=int, help="training iterations of a headless run (default 12000)")
+    la.add_argument("--seed", type=int, help="random seed: the same seed gives the same points (default 0)")
     la.add_argument("--headless", action="store_true", help="train without a page and write --out")
     la.add_argument("--out", metavar="DIR", default="lab-out", help="headless: folder for the four result files")
     la.add_argument("--dry-run", action="store_true", help="print the resolved settings and exit")
     la.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only; "
                     "0.0.0.0: every interface, so anyone who can reach the machine can drive the lab)")
-    la.add_argument("--port", type=int, default=8001, help="0 picks a free port")
+    la.add_argument("--port", type=int, default=8001, help="port to listen on (default 8001; 0 picks a free one)")
 
 
 def run(args) -> int:

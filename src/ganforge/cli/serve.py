@@ -7,11 +7,11 @@ def add_parser(sub) -> None:
     se = sub.add_parser("serve", help="a live page for a run: loss curves, samples over time, fresh samples",
                         description="Serve a page that follows a run as it trains (open the printed address).")
     se.add_argument("source", metavar="RUN", help="a run folder, or its number under --runs-dir")
-    se.add_argument("--runs-dir", default="runs")
+    se.add_argument("--runs-dir", default="runs", help="where run numbers are looked up (default runs)")
     se.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only; "
                     "0.0.0.0: every interface, so anyone who can reach the machine sees the run)")
-    se.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-    se.add_argument("--device", default="cpu", help="device for drawing fresh samples")
+    se.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000; 0 picks a free one)")
+    se.add_argument("--device", default="cpu", help="device for drawing fresh samples (default cpu)")
 
 
 def run(args) -> int:

@@ -9,27 +9,49 @@ from ganforge.cli.common import say
 
 KEY_VALUES = "overrides"  # where ``key=value`` words anywhere on the line go
 
-# short flags -> their type; each sets the config key ``ganforge.config.FLAG_KEYS`` names
-FLAGS = (("data", str), ("path", str), ("data-dir", str), ("resolution", int), ("arch", str), ("steps", int),
-         ("epochs", float), ("batch-size", int), ("g-steps", int), ("d-steps", int), ("loss", str), ("seed", int),
-         ("device", str), ("name", str), ("runs-dir", str), ("ema", float), ("minutes", float),
-         ("eval-every", int), ("eval-metrics", str))
+# short flags -> (type, help); each sets the config key ``ganforge.config.FLAG_KEYS`` names
+FLAGS = {
+    "data": (str, "dataset: digits (bundled), mnist, fashion-mnist, cifar10 or folder (default digits)"),
+    "path": (str, "image folder, with --data folder"),
+    "data-dir": (str, "folder holding the dataset's files (else $GANFORGE_DATA, the cache, /usr/share/datasets)"),
+    "resolution": (int, "side of the square training images in pixels (default: the preset's; a folder: its "
+                        "images' own size, up to 256)"),
+    "arch": (str, "model family: dcgan, cdcgan (label-conditioned), mlp, keras-cifar (default dcgan)"),
+    "steps": (int, "training iterations, each d-steps D steps and g-steps G steps (default 1000)"),
+    "epochs": (float, "length in passes over the data instead of steps"),
+    "batch-size": (int, "images per D step, across all processes (default 64)"),
+    "g-steps": (int, "G steps per iteration (default 1; 2 as the TensorFlow DCGAN)"),
+    "d-steps": (int, "D steps per iteration (default 1; 5 is usual for wgan-gp)"),
+    "loss": (str, "bce (non-saturating), hinge, wgan-gp or lsgan (default bce)"),
+    "seed": (int, "random seed of weights, noise and batch order (default 0)"),
+    "device": (str, "auto, cpu, cuda, cuda:N or mps (default auto: a GPU when there is one)"),
+    "name": (str, "run folder name after its number (default: the preset's, or data-arch without one)"),
+    "runs-dir": (str, "parent folder of run folders (default runs)"),
+    "ema": (float, "decay of an EMA copy of G, e.g. 0.999 (default 0: none)"),
+    "minutes": (float, "also stop after this many minutes of training (a checkpoint is saved)"),
+    "eval-every": (int, "steps between quality evaluations; the best is kept as checkpoints/best (default 0)"),
+    "eval-metrics": (str, "comma-separated metrics for --eval-every, e.g. fd,coverage (default fd)"),
+}
 
 
 def add_parser(sub) -> None:
     tr = sub.add_parser("train", help="train a GAN (a preset, a YAML file and key=value overrides)",
                         description="Train a GAN. Config = preset -> --config YAML -> flags -> key=value overrides.")
     tr.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.steps=500 lr_g=1e-4")
-    tr.add_argument("--preset", help="named setup (see `ganforge presets`); default quick")
+    tr.add_argument("--preset", help="named setup (see `ganforge presets`). Without one, a run starts from the "
+                    "quick preset's values (DCGAN on the digits, 1,000 steps), a folder trains at its images' own "
+                    "size, and data of fewer than 10,000 images gets the small-data recipe; the run is named "
+                    "after its data and model")
     tr.add_argument("--config", help="YAML file with data/model/optim/train sections")
     tr.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
-    tr.add_argument("--resume", metavar="RUN", help="continue a run exactly where it stopped")
+    tr.add_argument("--resume", metavar="RUN", help="continue a run (its folder, or its number under --runs-dir) "
+                    "exactly where it stopped")
     tr.add_argument("--init-from", metavar="CKPT", help="start from these weights (fresh optimizers and counters)")
     tr.add_argument("--quiet", action="store_true", help="no progress output")
     tr.add_argument("--serve", action="store_true", help="serve the live page (as `ganforge serve`) while training")
     tr.add_argument("--serve-port", type=int, default=8000, help="its port on 127.0.0.1 (0 picks a free one)")
-    for flag, typ in FLAGS:
-        tr.add_argument(f"--{flag}", type=typ, default=None)
+    for flag, (typ, text) in FLAGS.items():
+        tr.add_argument(f"--{flag}", type=typ, default=None, help=text)
 
 
 def run(args) -> int:
@@ -80,12 +102,14 @@ def _train(args, C, flags, world, device, page) -> int:
     else:
         cfg = C.build(args.preset, args.config, args.overrides, flags)
         if args.dry_run:
-            note = recipes.dry_run_note(cfg)
-            print(C.to_yaml(cfg) + (note + "\n" if note else ""), end="")
+            notes = [n for n in (recipes.folder_resolution(cfg), recipes.dry_run_note(cfg)) if n]
+            print(C.to_yaml(cfg) + "".join(("" if n.startswith("#") else "# ") + n + "\n" for n in notes), end="")
             return 0
-        trainer = launch.start(cfg, world, device, quiet=args.quiet, say=tell, init_from=args.init_from)
+        trainer = launch.start(cfg, world, device, quiet=args.quiet, init_from=args.init_from)
         run = trainer.run
-        tell(launch.describe(trainer))
+        if world.main:
+            for line in [launch.describe(trainer), *trainer.notes]:
+                tell(line)
     if page is not None:
         page.start(run)
     try:

@@ -186,3 +186,23 @@ def report_skipped(bad: list[Path], total: int) -> None:
     if bad:
         names = ", ".join(str(p) for p in bad[:3]) + (" ..." if len(bad) > 3 else "")
         print(f"warning: skipped {len(bad)} of {total} unreadable image file(s): {names}", file=sys.stderr)
+
+
+def common_side(files: list[Path], crop: int | None = None, sample: int = 256) -> int | None:
+    """The most common shorter side of the images (after ``crop``), from the headers of an evenly spread
+    sample of at most ``sample`` files; None when none of them can be read."""
+    from collections import Counter
+
+    sides = Counter()
+    step = max(1, len(files) // sample)
+    for p in files[::step][:sample]:
+        try:
+            with Image.open(p) as im:  # the header only: no pixels are decoded
+                side = min(im.size)
+        except DECODE_ERRORS:
+            continue
+        sides[min(side, crop) if crop else side] += 1
+    if not sides:
+        return None
+    top = max(sides.values())
+    return min(s for s, n in sides.items() if n == top)  # a tie: the smaller side (no upscaling)

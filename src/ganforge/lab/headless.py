@@ -21,28 +21,38 @@ SAMPLES = 10_000
 GIF_FRAMES = 24
 
 
+REAL, FAKE, MANIFOLD = "#1b7837", "#762a83", "#555555"
+# the colour key drawn under the view (and written into the files' metadata)
+LEGEND = ("real points: green dots", "generated (fake) points: purple dots",
+          "G's push on each fake point: purple arrows", "manifold (G's image of a grid of noise): grey lines",
+          "D's verdict: background from purple (fake) through white to green (real)")
+
+
 def render(frame: dict, title: str = ""):
-    """The layered view as a PIL image: D's verdict, the manifold, real and fake points, G's arrows."""
+    """The layered view as a PIL image: D's verdict, the manifold, real and fake points, G's arrows, and
+    under it the colour key (a marker per layer and a bar for D's verdict)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
     from PIL import Image
 
     r, n = frame["radius"], frame["heat_size"]
-    fig, ax = plt.subplots(figsize=(4.2, 4.2), dpi=100)
-    heat = np.array(frame["heat"]).reshape(n, n)
-    ax.imshow(heat, extent=(-r, r, -r, r), cmap="PiYG", vmin=0, vmax=1, alpha=0.55, interpolation="bilinear")
+    fig = plt.figure(figsize=(4.2, 4.95), dpi=100)
+    ax = fig.add_axes((0.04, 0.15, 0.92, 0.76))
+    heat = np.array(frame["heat"], dtype=float).reshape(n, n)
+    shown = ax.imshow(heat, extent=(-r, r, -r, r), cmap="PiYG", vmin=0, vmax=1, alpha=0.55, interpolation="bilinear")
     m = np.array(frame["manifold"])
     rows, cols = frame["manifold_shape"]
     grid = m.reshape(rows, cols, 2)
     for line in list(grid) + (list(grid.transpose(1, 0, 2)) if rows > 1 else []):
-        ax.plot(line[:, 0], line[:, 1], color="#555", lw=0.4, alpha=0.6)
+        ax.plot(line[:, 0], line[:, 1], color=MANIFOLD, lw=0.4, alpha=0.6)
     real, fake, push = (np.array(frame[k]) for k in ("real", "fake", "push"))
-    ax.scatter(real[:, 0], real[:, 1], s=3, c="#1b7837", label="real")
-    ax.scatter(fake[:, 0], fake[:, 1], s=3, c="#762a83", label="fake")
+    ax.scatter(real[:, 0], real[:, 1], s=3, c=REAL)
+    ax.scatter(fake[:, 0], fake[:, 1], s=3, c=FAKE)
     k = slice(None, None, 4)
-    ax.quiver(fake[k, 0], fake[k, 1], push[k, 0], push[k, 1], color="#762a83", alpha=0.5, angles="xy",
+    ax.quiver(fake[k, 0], fake[k, 1], push[k, 0], push[k, 1], color=FAKE, alpha=0.5, angles="xy",
               scale_units="xy", scale=1 / (0.15 * r), width=0.003)
     ax.set_xlim(-r, r)
     ax.set_ylim(-r, r)
@@ -50,12 +60,34 @@ def render(frame: dict, title: str = ""):
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title or f"step {frame['step']}", fontsize=9)
-    fig.tight_layout()
+    key = [Line2D([], [], ls="", marker="o", ms=4, color=REAL, label="real"),
+           Line2D([], [], ls="", marker="o", ms=4, color=FAKE, label="fake"),
+           Line2D([], [], ls="", marker=r"$\rightarrow$", ms=9, color=FAKE, label="G's push"),
+           Line2D([], [], color=MANIFOLD, lw=1, label="manifold")]
+    fig.legend(handles=key, loc="lower center", bbox_to_anchor=(0.5, 0.07), ncol=4, fontsize=7, frameon=False,
+               handletextpad=0.3, columnspacing=1.0)
+    bar = fig.colorbar(shown, cax=fig.add_axes((0.2, 0.045, 0.6, 0.022)), orientation="horizontal")
+    bar.set_ticks([0, 0.5, 1])
+    bar.set_ticklabels(["fake", "D's verdict", "real"])
+    bar.ax.tick_params(labelsize=7, length=2)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
     buf.seek(0)
     return Image.open(buf).convert("RGB")
+
+
+def _with_key(image, path: Path, **kw) -> None:
+    """Save ``image`` with the colour key in its metadata (a PNG text chunk, a GIF comment)."""
+    from PIL.PngImagePlugin import PngInfo
+
+    text = "; ".join(LEGEND)
+    if path.suffix == ".png":
+        info = PngInfo()
+        info.add_text("Legend", text)
+        image.save(path, pnginfo=info, **kw)
+    else:
+        image.save(path, comment=text.encode(), **kw)
 
 
 def run(s: LabSettings, out: Path, say=print) -> dict:
@@ -81,9 +113,10 @@ def run(s: LabSettings, out: Path, say=print) -> dict:
               "history": trainer.history, "settings": s.to_dict()}
     atomic_write(out / "metrics.json", lambda p: p.write_text(json.dumps(result, indent=1) + "\n"))
     line = _summary(final)
-    atomic_write(out / "final.png", lambda p: render(snapshots[-1], f"{s.dist}, step {trainer.step}\n{line}").save(p))
+    atomic_write(out / "final.png", lambda p: _with_key(render(snapshots[-1], f"{s.dist}, step {trainer.step}\n{line}"),
+                                                        p))
     images = [render(f) for f in snapshots]
-    atomic_write(out / "evolution.gif", lambda p: images[0].save(p, format="GIF", save_all=True,
+    atomic_write(out / "evolution.gif", lambda p: _with_key(images[0], p, format="GIF", save_all=True,
                                                             append_images=images[1:], duration=150, loop=0))
     say(f"{s.dist}: {trainer.step} steps in {trainer.seconds:.1f} s; {line}; wrote {out}/samples.npy, "
         "metrics.json, final.png, evolution.gif")

@@ -56,30 +56,26 @@ def resume(run: Path, cfg: C.Config, world: World, device=None, quiet: bool = Fa
     return trainer
 
 
-def start(cfg: C.Config, world: World, device=None, quiet: bool = False, say=print,
-          init_from: str | None = None) -> Trainer:
+def start(cfg: C.Config, world: World, device=None, quiet: bool = False, init_from: str | None = None) -> Trainer:
     """A trainer for a new run, its run folder made (by rank 0) once the settings are known to work."""
+    sized = recipes.folder_resolution(cfg)
     data = load_dataset(cfg.data)
     note = recipes.small_data(cfg, len(data))
     trainer = Trainer(cfg, Path("."), data, _device(cfg, world, device), quiet=quiet, world=world)
-    if note and world.main:  # said once the settings are known to work
-        say(note)
+    trainer.resolution_note = sized  # the run's first line gives it (``describe``)
+    trainer.notes = [note] if note else []  # said after that line, once the settings are known to work
     if init_from:
         trainer.load_checkpoint(resolve_checkpoint(init_from), full=False)
     if world.main:  # only rank 0 writes the run folder
-        trainer.run = new_run(cfg.train.runs_dir, cfg.train.name or default_name(cfg))
+        trainer.run = new_run(cfg.train.runs_dir, cfg.train.name or recipes.run_name(cfg))
         write_config(trainer.run, cfg)
     return trainer
-
-
-def default_name(cfg: C.Config) -> str:
-    """The preset's name, with the dataset's when it is not the preset's own."""
-    preset_data = C.PRESETS[cfg.preset].get("data", {}).get("name", "digits")
-    return cfg.preset if cfg.data.name == preset_data else f"{cfg.preset}-{cfg.data.name}"
 
 
 def describe(trainer: Trainer) -> str:
     """The run's first line: where, on what, how long."""
     d = trainer.data
-    return (f"run folder {trainer.run}: {d.name} ({len(d)} images, {d.channels}x{d.resolution}x{d.resolution}), "
-            f"{trainer.cfg.model.arch}, {trainer.total_steps} steps on {trainer.device}")
+    sized = getattr(trainer, "resolution_note", None)
+    return (f"run folder {trainer.run}: {d.name} ({len(d)} images, {d.channels}x{d.resolution}x{d.resolution}"
+            f"{'; ' + sized if sized else ''}), {trainer.cfg.model.arch}, {trainer.total_steps} steps on "
+            f"{trainer.device}")

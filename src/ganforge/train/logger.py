@@ -18,6 +18,7 @@ from tqdm import tqdm
 from ganforge.files import append_jsonl, read_jsonl, write_text_atomic
 
 SHOW = {"d_loss": "D", "g_loss": "G", "D(x)": "D(x)", "D(G(z))": "D(G(z))"}
+SLOW_LOGS = 3  # records in a row under half the best images/s before the progress line says so
 
 
 def _ends_cleanly(path: Path) -> bool:
@@ -50,6 +51,7 @@ class RunLogger:
                         dynamic_ncols=True, smoothing=0.1)
         self.print_every = max(1, math.ceil(total_steps / 20))
         self.next_print = start_step + self.print_every
+        self._slow, self._said_slow = 0, False
         self.writer = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
@@ -83,6 +85,7 @@ class RunLogger:
             for k, v in values.items():
                 self.writer.add_scalar(f"train/{k}", v, step)
             self.writer.add_scalar("train/images_per_s", ips, step)
+        self._watch_speed(ips, now - t0)
         post = {"ep": f"{epoch:.2f}", **{SHOW[k]: f"{values[k]:.3f}" for k in SHOW if k in values},
                 "img/s": f"{ips:.0f}"}
         self.bar.set_postfix(post, refresh=False)
@@ -94,6 +97,21 @@ class RunLogger:
             eta = elapsed / max(step - self.s0, 1) * (self.total - step)
             print(f"step {step}/{self.total} " + " ".join(f"{k}={v}" for k, v in post.items())
                   + f" eta={eta:.0f}s", flush=True)
+
+    def _watch_speed(self, ips: float, seconds: float) -> None:
+        """Say once, when images/s has stayed under half of this run's best for ``SLOW_LOGS`` records in a
+        row, that something else seems to be using the machine (and again after it recovered and fell)."""
+        if seconds < 0.2:  # too short a window to judge
+            return
+        self.best_ips = max(getattr(self, "best_ips", 0.0), ips)
+        slow = ips < 0.5 * self.best_ips
+        self._slow = self._slow + 1 if slow else 0
+        if not slow:
+            self._said_slow = False
+        if self._slow >= SLOW_LOGS and not self._said_slow:
+            self._said_slow = True
+            self.say(f"images/s has been {ips:.0f}, under half of this run's best ({self.best_ips:.0f}), for "
+                     f"{SLOW_LOGS} records: another program seems to be using the CPU")
 
     def samples(self, step: int, imgs: torch.Tensor, logits: tuple[torch.Tensor, torch.Tensor] | None,
                 z: torch.Tensor) -> None:

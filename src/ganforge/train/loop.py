@@ -31,6 +31,7 @@ from ganforge.models import (
     model_kwargs,
 )
 from ganforge.sampling import generate, sample_z
+from ganforge.threads import CpuShare
 from ganforge.train import distributed, evaluation
 from ganforge.train.distributed import World
 from ganforge.train.logger import NullLogger, RunLogger
@@ -338,6 +339,13 @@ class Trainer:
             raise KeyboardInterrupt
         self._stop = True
 
+    def _cpu_share(self) -> CpuShare | None:
+        """On a CPU with no ``train.threads`` set: threads that follow what other programs leave free."""
+        if self.device.type != "cpu" or self.cfg.train.threads:
+            return None
+        share = CpuShare(torch.get_num_threads())
+        return share if share.available else None
+
     def fit(self, logger: RunLogger | None = None) -> Path:
         t = self.cfg.train
         main = self.world.main
@@ -347,10 +355,14 @@ class Trainer:
         last_ckpt = None
         epoch_steps = max(1, round(self.steps_per_epoch * t.eval_every_epochs)) if t.eval_every_epochs else 0
         deadline = time.monotonic() + t.minutes * 60 if t.minutes else math.inf
+        share = self._cpu_share()
         try:
             logger.start(self.step, self.images_seen)
             while self.step < self.total_steps and not self._stop:
                 self.train_step()
+                if share is not None and (n := share.poll()) is not None:
+                    torch.set_num_threads(n)
+                    logger.say(share.message())
                 over = time.monotonic() > deadline
                 if self.world.active:  # every rank stops at the same step (Ctrl-C, time limit)
                     flags = distributed.any_true(torch.tensor([int(self._stop), int(over)]), self.world)
@@ -379,6 +391,8 @@ class Trainer:
         finally:
             if old is not None:
                 signal.signal(signal.SIGINT, old)
+            if share is not None:
+                torch.set_num_threads(share.most)
             logger.close()
         return last_ckpt or checkpoint.latest(self.run / "checkpoints")
 

@@ -1,11 +1,19 @@
-"""The mode-collapse benchmarks of VEEGAN and PacGAN, run by the lab: ring of 8 and grid of 25 Gaussians.
+"""The mode-collapse benchmarks of VEEGAN and PacGAN, run by the lab as users run it: ring of 8 and grid of 25
+Gaussians.
 
-For each distribution, 10 seeds of a plain GAN (the lab's settings with pack=1, no R1) and of the
-lab's defaults, each trial on one CPU thread (two trials side by side), scored on 2,500 generated
-points: modes captured, share of high-quality points (within 3 std of a mode), reverse KL of the mode
-shares. Prints PacGAN's Table 1 with ganforge's rows added (mean and standard error over seeds).
-Then, with the page open in headless Chromium while it trains, the frames per second the page draws
-and the training steps per second behind them.
+Every trial is the command as typed, ``ganforge lab --headless --dist D --seed S [settings]``, timed from
+start to exit, and scored from its ``metrics.json`` (2,500 points: modes captured, share of high-quality
+points within 3 std of a mode, reverse KL of the mode shares). Rows, 10 seeds each, mean +- standard error:
+
+- a plain GAN (one point per D input, GAN Lab's uniform noise, no sampler);
+- the defaults with uniform noise (the noise space's part);
+- the defaults, G alone and with each sampler: the default sampler from the trial's own metrics, the others
+  from its saved ``model.safetensors`` with the same calibration and seed the command would use;
+- PacGAN's own setup (its networks, N(0, I) noise, Adam 1e-4 / beta1 0.8, batches of 100; PacGAN2 on the
+  ring, PacGAN4 on the grid), trained for the defaults' mean training seconds on that distribution.
+
+Two trials run side by side (one thread each, the lab's default, on this machine's two cores). Then, with the
+page open in headless Chromium while it trains, the frames per second the page draws.
 
     python benchmarks/toy_modes.py            # writes benchmarks/results/toy_modes.json
 """
@@ -16,136 +24,190 @@ import argparse
 import json
 import math
 import platform
-import re
-import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
 
-from ganforge.lab.settings import LabSettings, plain
-from ganforge.lab.trainer import LabTrainer
+from ganforge.lab.settings import LabSettings, pacgan, plain
 
-# PacGAN (Lin et al. 2018), Table 1: 10 trials each, 400 epochs of 100,000 points on a GPU
+# PacGAN (Lin et al. 2018), Table 1: 10 trials each, 400 epochs of 100,000 points on a GPU (None: not quoted)
 PUBLISHED = [
     ("GAN", (6.3, 98.2, 0.45), (17.3, 94.8, 0.70)),
+    ("ALI", None, (24.1, 95.7, 0.14)),
     ("PacGAN2", (7.9, 95.6, 0.07), (23.8, 91.3, 0.13)),
+    ("PacGAN3", None, (24.6, 94.2, 0.06)),
     ("PacGAN4", (7.8, 95.9, 0.07), (24.8, 93.6, 0.04)),
 ]
+PACK = {"ring": 2, "grid": 4}  # PacGAN's setup: its row with the fewest misses on each
+OTHER_SAMPLERS = ("plain", "rejection", "refine", "both")
 
 
-def trial(job: tuple[str, str, int]) -> dict:
+def as_words(s: LabSettings) -> list[str]:
+    """KEY=VALUE words for the fields of ``s`` that differ from the defaults (what a user types)."""
+    base = LabSettings(dist=s.dist).to_dict()
+    return [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in s.to_dict().items()
+            if v != base[k] and k not in ("dist", "seed")]
+
+
+def settings_for(kind: str, dist: str, seconds: float | None) -> list[str]:
+    if kind == "plain":
+        return as_words(plain(dist))
+    if kind == "uniform":
+        return ["noise=uniform"]
+    if kind == "pacgan":
+        return [*as_words(pacgan(dist, PACK[dist])), "sampler=plain", "steps=10000000", f"seconds={seconds:.2f}"]
+    return []
+
+
+def trial(job: tuple[str, str, int, list[str]]) -> dict:
+    """One command as typed, timed; for the defaults also the samplers it did not use, from its model file."""
+    kind, dist, seed, words = job
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = [sys.executable, "-m", "ganforge", "lab", "--headless", "--dist", dist, "--seed", str(seed), *words,
+                "--out", tmp]
+        t0 = time.perf_counter()
+        done = subprocess.run(argv, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        if done.returncode:
+            raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.strip()}")
+        m = json.loads((Path(tmp) / "metrics.json").read_text())
+        row = {"kind": kind, "dist": dist, "seed": seed, "argv": argv[3:-2], "wall_seconds": round(wall, 2),
+               "steps": m["steps"], "train_seconds": m["seconds"], "samplers": {"plain": score(m["final"])}}
+        if "sampler" in m:
+            row["samplers"][m["sampler"]["name"]] = {**score(m["sampler"]["final"]),
+                                                     "seconds": m["sampler"]["seconds"]}
+        if kind == "default":
+            row["samplers"].update(other_samplers(Path(tmp) / "model.safetensors", row["samplers"]))
+    return row
+
+
+def other_samplers(path: Path, done: dict) -> dict:
+    from ganforge.lab.modelfile import from_bytes
+    from ganforge.lab.samplers import calibrate, draw
+    from ganforge.lab.trainer import MODE_POINTS
+
     torch.set_num_threads(1)
-    kind, dist, seed = job
-    s = plain(dist) if kind == "plain" else LabSettings(dist=dist)
-    s.seed = seed
-    t = LabTrainer(s)
-    t.total = s.steps
-    for _ in range(s.steps):
-        t.train_step()
-    m = t.measure()
-    return {"kind": kind, "dist": dist, "seed": seed, "steps": t.step, "seconds": round(t.seconds, 2),
-            "modes": m["modes"], "high_quality": round(m["high_quality"], 4), "reverse_kl": round(m["reverse_kl"], 4)}
-
-
-def summary(rows: list[dict]) -> dict:
+    trainer = from_bytes(path.read_bytes())
     out = {}
-    for key in ("modes", "high_quality", "reverse_kl", "seconds"):
-        v = torch.tensor([float(r[key]) for r in rows], dtype=torch.float64)
-        se = float(v.std() / math.sqrt(len(v))) if len(v) > 1 else 0.0
-        out[key] = {"mean": float(v.mean()), "se": se, "max": float(v.max())}
+    for name in OTHER_SAMPLERS:
+        if name in done:
+            continue
+        t0 = time.perf_counter()
+        cals = calibrate(trainer, name)
+        drawn = draw(trainer, cals, MODE_POINTS, trainer.s.seed + 3, name)  # the points headless scores
+        m = {**trainer.measure_points(drawn.points), **drawn.summary()}
+        out[name] = {**score(m), "seconds": round(time.perf_counter() - t0, 2)}
     return out
 
 
-def table(results: dict) -> str:
+def score(m: dict) -> dict:
+    keys = ("modes", "high_quality", "reverse_kl", "kept_share", "mean_move")
+    return {k: round(float(m[k]), 4) for k in keys if k in m}
+
+
+def mean_se(values: list[float]) -> dict:
+    v = torch.tensor(values, dtype=torch.float64)
+    se = float(v.std() / math.sqrt(len(v))) if len(v) > 1 else 0.0
+    return {"mean": float(v.mean()), "se": se, "min": float(v.min()), "max": float(v.max())}
+
+
+ROWS = [  # (label, kind, sampler)
+    ("plain GAN (pack 1, uniform noise)", "plain", "plain"),
+    ("defaults with uniform noise, G alone", "uniform", "plain"),
+    ("defaults with uniform noise, refine", "uniform", "refine"),
+    ("defaults, G alone", "default", "plain"),
+    ("defaults + rejection", "default", "rejection"),
+    ("defaults + refine (the default)", "default", "refine"),
+    ("defaults + rejection and refine", "default", "both"),
+    ("PacGAN's setup, same seconds", "pacgan", "plain"),
+]
+
+
+def summarise(trials: list[dict]) -> dict:
+    out = {}
+    for label, kind, sampler in ROWS:
+        out[label] = {}
+        for dist in ("ring", "grid"):
+            rows = [t for t in trials if t["kind"] == kind and t["dist"] == dist]
+            cell = {k: mean_se([t["samplers"][sampler][k] for t in rows])
+                    for k in ("modes", "high_quality", "reverse_kl")}
+            cell["wall_seconds"] = mean_se([t["wall_seconds"] for t in rows])
+            cell["steps"] = mean_se([t["steps"] for t in rows])
+            out[label][dist] = cell
+    return out
+
+
+def table(summary: dict) -> str:
     lines = ["| | ring modes (of 8) | ring high quality | ring reverse KL | grid modes (of 25) | grid high quality "
-             "| grid reverse KL |", "|---|---|---|---|---|---|---|"]
+             "| grid reverse KL | seconds per trial (ring, grid) |", "|---|---|---|---|---|---|---|---|"]
     for name, ring, grid in PUBLISHED:
-        lines.append(f"| {name} | {ring[0]} | {ring[1]}% | {ring[2]} | {grid[0]} | {grid[1]}% | {grid[2]} |")
-    for kind, label in (("plain", "ganforge lab, plain GAN"), ("default", "ganforge lab, defaults")):
+        cells = []
+        for r in (ring, grid):
+            cells += ["-", "-", "-"] if r is None else [f"{r[0]}", f"{r[1]}%", f"{r[2]}"]
+        lines.append(f"| {name} (published) | " + " | ".join(cells) + " | |")
+    for label, cell in summary.items():
         cells = []
         for dist in ("ring", "grid"):
-            s = results[kind][dist]
+            s = cell[dist]
             cells += [f"{s['modes']['mean']:.1f} ± {s['modes']['se']:.1f}",
                       f"{100 * s['high_quality']['mean']:.1f}% ± {100 * s['high_quality']['se']:.1f}",
                       f"{s['reverse_kl']['mean']:.3f} ± {s['reverse_kl']['se']:.3f}"]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        secs = f"{cell['ring']['wall_seconds']['mean']:.0f}, {cell['grid']['wall_seconds']['mean']:.0f}"
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {secs} |")
     return "\n".join(lines)
 
 
-def page_speed(seconds: float = 12.0) -> dict:
-    """Frames/s the page draws and steps/s behind it, in headless Chromium, while the ring trains."""
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        return {"skipped": "selenium is not installed"}
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    driver_bin = shutil.which("chromedriver")
-    if not browser or not driver_bin:
-        return {"skipped": "no Chromium found (apt-get install chromium chromium-driver)"}
-    lab = subprocess.Popen([sys.executable, "-m", "ganforge", "lab", "--port", "0"], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-    driver = None
-    try:
-        line = lab.stdout.readline()
-        url = re.search(r"http://\S+", line).group(0)
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = browser
-        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1000"):
-            opts.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(driver_bin), options=opts)
-        driver.get(url)
-        time.sleep(2)
-        driver.find_element("id", "play").click()
-        time.sleep(3)  # past the first second's counts
-        samples = []
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            time.sleep(1.0)
-            samples.append(driver.execute_script("return [window.lab.fps, window.lab.sps, window.lab.step]"))
-        fps = [s[0] for s in samples if s[0]]
-        sps = [s[1] for s in samples if s[1]]
-        return {"fps": round(sum(fps) / len(fps), 1), "steps_per_s": round(sum(sps) / len(sps), 1),
-                "seconds": seconds, "final_step": samples[-1][2]}
-    finally:
-        if driver is not None:
-            driver.quit()
-        lab.terminate()
-        lab.wait(10)
+def run_jobs(jobs: list, parallel: int) -> list[dict]:
+    out = []
+    with ProcessPoolExecutor(parallel) as pool:
+        for r in pool.map(trial, jobs):
+            out.append(r)
+            print(json.dumps({k: r[k] for k in ("kind", "dist", "seed", "wall_seconds", "steps")} |
+                             {"plain_hq": r["samplers"]["plain"]["high_quality"]}), flush=True)
+    return out
 
 
 def main() -> None:
+    from page_speed import page_speed
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--page-only", action="store_true", help="measure the page again into the existing JSON")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "toy_modes.json")
     args = ap.parse_args()
-
-    jobs = [(kind, dist, seed) for dist in ("ring", "grid") for kind in ("plain", "default")
-            for seed in range(args.seeds)]
-    with ProcessPoolExecutor(args.parallel) as pool:
-        trials = []
-        for r in pool.map(trial, jobs):
-            trials.append(r)
-            print(json.dumps(r), flush=True)
-    results = {kind: {dist: summary([t for t in trials if t["kind"] == kind and t["dist"] == dist])
-                      for dist in ("ring", "grid")} for kind in ("plain", "default")}
+    if args.page_only:
+        out = json.loads(args.out.read_text())
+        out["page"] = page_speed()
+        args.out.write_text(json.dumps(out, indent=2) + "\n")
+        print("page:", json.dumps(out["page"]))
+        return
+    seeds = range(args.seeds)
+    started = time.perf_counter()
+    trials = run_jobs([("default", d, s, []) for d in ("ring", "grid") for s in seeds], args.parallel)
+    budget = {d: mean_se([t["train_seconds"] for t in trials if t["dist"] == d])["mean"] for d in ("ring", "grid")}
+    trials += run_jobs([(k, d, s, settings_for(k, d, budget[d])) for k in ("plain", "uniform", "pacgan")
+                        for d in ("ring", "grid") for s in seeds], args.parallel)
+    summary = summarise(trials)
     page = {"skipped": "--no-browser"} if args.no_browser else page_speed()
-    out = {"benchmark": "toy_modes", "seeds": args.seeds, "parallel": args.parallel, "summary": results,
-           "page": page, "settings": {d: LabSettings(dist=d).to_dict() for d in ("ring", "grid")},
-           "plain": {d: plain(d).to_dict() for d in ("ring", "grid")}, "published": PUBLISHED, "trials": trials,
-           "torch": torch.__version__, "cpu": platform.processor() or platform.machine()}
+    out = {"benchmark": "toy_modes", "seeds": args.seeds, "parallel": args.parallel,
+           "note": f"{args.parallel} trials side by side, one thread each", "summary": summary, "page": page,
+           "pacgan_seconds": budget, "published": PUBLISHED, "trials": trials,
+           "benchmark_seconds": round(time.perf_counter() - started), "torch": torch.__version__,
+           "cpu": platform.processor() or platform.machine()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
-    print(table(results))
+    print(table(summary))
     print("page:", json.dumps(page))
     print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
     main()

@@ -128,7 +128,7 @@ def test_the_latent_walk_has_the_frames_its_message_says(tmp_path, capsys):
 
 
 def test_the_labs_pictures_carry_their_colour_key(tmp_path):
-    from ganforge.lab.headless import FAKE, LEGEND, REAL
+    from ganforge.lab.picture import FAKE, LEGEND, REAL
 
     assert main(["lab", "--headless", "steps=30", "batch_size=64", "neurons=32", "layers=2", "--out", str(tmp_path)]) == 0
     with Image.open(tmp_path / "final.png") as im:

@@ -261,7 +261,7 @@ def test_the_lab_learns_the_ring_and_not_without_a_learning_rate(lr, learns):
     learning rates of ~0 nothing moves (a G or D that never steps would look like this)."""
     from ganforge.lab.trainer import LabTrainer
 
-    t = LabTrainer(updated(LabSettings(), {"seed": 0, "lr_g": lr, "lr_d": lr}))
+    t = LabTrainer(updated(LabSettings(), {"seed": 0, "lr_g": lr, "lr_d": lr, "noise": "uniform"}))
     before = t.measure()
     for _ in range(300):
         t.train_step()

@@ -76,7 +76,7 @@ def test_a_step_moves_the_counter_by_one_and_settings_take(lab):
     ({"spectral_norm": "maybe"}, "spectral_norm"), ({"spectral_norm": [0]}, "spectral_norm"),
     ({"layers": True}, "layers"), ({"layers": 2.5}, "layers"), ({"dist": 7}, "dist"),
     ({"dist": "ring", "drawn": {"any": ["json"]}}, "drawn"), ({"drawn": [[0, 0], [1, "x"], [2, 2]]}, "drawn"),
-    ({"drawn": [[0, 0], [1, 1], [True, 2]]}, "drawn"), ({"drawn": [[0, 0]] * 6000}, "drawn"),
+    ({"drawn": [[0, 0], [1, 1], [True, 2]]}, "drawn"), ({"drawn": [[0, 0]] * 20001}, "drawn"),
     ({"neurons": 1024, "layers": 8, "batch_size": 8192, "d_steps": 20, "g_steps": 20}, "neurons"),
     ({"batch_size": 8192}, "batch_size"), ({"no_such_setting": 1}, "no_such_setting"),
 ])

@@ -36,7 +36,9 @@ DISTS = {
     "two-clusters": ("two Gaussian clusters of unequal size", None, 0.15, 2.0),
     "disjoint": ("four clusters far apart, on two scales", None, 0.05, 3.0),
     "drawn": ("points drawn on the page, each a small Gaussian", None, 0.05, 1.5),
+    "points": ("points from a CSV file, each a small Gaussian (1% of the view)", None, 0.0, 1.5),
 }
+MAX_POINTS = 20_000  # a CSV keeps at most this many points (a seeded random choice of more)
 
 
 def check_name(name: str) -> None:
@@ -69,7 +71,11 @@ def modes(name: str) -> tuple[torch.Tensor | None, float]:
     return (fn() if fn else None), std
 
 
-def view_radius(name: str) -> float:
+def view_radius(name: str, drawn=None) -> float:
+    if name == "points":
+        return points_radius(drawn)
+    if name == "drawn":
+        return max(1.0, float(torch.as_tensor(drawn, dtype=torch.float32).abs().max()) * 1.25)
     return DISTS[name][3]
 
 
@@ -104,5 +110,50 @@ def sample(name: str, n: int, generator: torch.Generator | None = None, drawn=No
     if name == "disjoint":
         centers = torch.tensor([[-2.0, -2.0], [-1.6, -2.0], [2.0, 2.0], [2.0, -1.0]])
         return centers[torch.randint(0, 4, (n,), generator=g)] + std * noise(n, 2)
-    pts = check_drawn(drawn)  # "drawn"
+    pts = check_drawn(drawn, MAX_POINTS)  # "drawn" or "points"
+    if name == "points":
+        std = 0.01 * points_radius(pts)
     return pts[torch.randint(0, len(pts), (n,), generator=g)] + std * noise(n, 2)
+
+
+def points_radius(pts) -> float:
+    """Half the side of the view that shows these points with a margin."""
+    p = torch.as_tensor(pts, dtype=torch.float32)
+    return max(1e-3, float(p.abs().max()) * 1.25) if len(p) else 1.5
+
+
+def parse_csv(text: str, seed: int = 0) -> tuple[list[list[float]], str]:
+    """Points from CSV text: two numbers a line (commas, semicolons, tabs or spaces), a header line
+    allowed; more than ``MAX_POINTS`` are thinned to a seeded random choice of that many. Returns the
+    points and a line saying what was read. Anything else is a one-line error naming the line."""
+    import re
+
+    rows = []
+    lines = text.splitlines()
+    for i, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        cells = [c for c in re.split(r"[,;\t ]+", line) if c]
+        try:
+            x, y = (float(c) for c in cells) if len(cells) == 2 else (None, None)
+        except ValueError:
+            x = y = None
+        if x is None:
+            if not rows and i == 1 and len(cells) == 2:
+                continue  # a header such as "x,y"
+            raise GanforgeError(f"line {i} of the CSV is not two numbers: '{line[:40]}'; a points file has an "
+                                "x and a y on each line")
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise GanforgeError(f"line {i} of the CSV holds {line[:40]!r}: coordinates must be finite numbers")
+        rows.append([x, y])
+    if len(rows) < MIN_DRAWN:
+        raise GanforgeError(f"the CSV holds {len(rows)} point(s); a distribution needs at least {MIN_DRAWN}")
+    total = len(rows)
+    said = f"{total:,} points"
+    if total > MAX_POINTS:
+        g = torch.Generator().manual_seed(seed)
+        keep = torch.randperm(len(rows), generator=g)[:MAX_POINTS].sort().values.tolist()
+        rows = [rows[k] for k in keep]
+        said = f"{MAX_POINTS:,} of its {total:,} points, chosen at random"
+    return rows, said

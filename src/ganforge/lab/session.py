@@ -14,15 +14,22 @@ import sys
 import threading
 import time
 
+import torch
+
 from ganforge.errors import GanforgeError
+from ganforge.lab import modelfile
+from ganforge.lab.samplers import CALIBRATE_STEPS, Calibrated, refine, reject
 from ganforge.lab.settings import REBUILD, LabSettings, SettingError, updated, validate
-from ganforge.lab.trainer import LabTrainer
+from ganforge.lab.trainer import LabTrainer, as_lists
 from ganforge.web.httpbase import dumps
 
 RECORD_EVERY = 50   # iterations between measurements (curves)
 TICK = 0.03         # seconds of training between chances for the page to read a frame
 SLOW = 0.25         # slow motion: seconds between iterations
-FRAME_EVERY = 0.04  # while playing, polls within this many seconds share one frame
+FRAME_EVERY = 0.06  # while playing, polls within this many seconds share one frame (about 16 frames/s at most)
+LIVE_CALIBRATION = 10  # calibration steps per frame while a sampler is shown
+SAMPLER_EVERY = 1.0    # while playing, the sampler's view (about 0.1 s to make) is remade at most this often
+DEFAULTS = {**LabSettings().to_dict(), "drawn": None}  # the page leaves these out of its address
 ACTIONS = ("play", "pause", "step", "d_step", "g_step", "reset", "slow", "normal")
 
 
@@ -35,6 +42,8 @@ class LabSession:
         self._version = 0  # bumped by every control and setting: a cached frame is then stale
         self._frame_lock = threading.Lock()
         self._frame_cache = ((None,), 0.0, {}, b"{}")
+        self.cals, self._cal_for = {}, None  # the sampler's calibrated logits, for ``_cal_for``
+        self._sampled_cache = (None, 0.0, None)  # (key, when, view): the last sampler view
         self.trainer = LabTrainer(settings)
         self.trainer.record()
         self.playing, self.slow = False, False
@@ -138,6 +147,8 @@ class LabSession:
                 self._fresh(new)
             else:
                 self.trainer.update(new)
+            if new.threads != torch.get_num_threads():
+                torch.set_num_threads(new.threads)
             self._version += 1
             return new
 
@@ -162,13 +173,77 @@ class LabSession:
         t = self.trainer
         try:
             f = t.frame()
+            if t.s.sampler != "plain":
+                f["sampled"] = self._sampled_view(t)
         except Exception as e:  # noqa: BLE001 (a blown-up G: the page shows the message instead)
             self._fail(f"drawing failed at step {t.step}: {type(e).__name__}: {e}")
             f = {"step": t.step, "radius": t.radius, "heat": [], "heat_size": 0, "real": [], "fake": [],
-                 "push": [], "manifold": [], "manifold_shape": [0, 0], "d_loss": None, "g_loss": None,
-                 "seconds": t.seconds}
+                 "push": [], "manifold": [], "manifold_shape": [0, 0], "noise": [], "noise_component": [],
+                 "noise_extent": 1.0, "phase": None, "d_loss": None, "g_loss": None, "seconds": t.seconds}
+        shown = {**t.s.to_dict(), "drawn": None}  # the points themselves can be thousands: their count only
         return {**f, "trainer_id": id(t), "playing": self.playing, "slow": self.slow, "error": self.error,
-                "settings": t.s.to_dict()}
+                "settings": shown, "drawn_count": len(t.s.drawn or []), "defaults": DEFAULTS}
+
+    def _sampled_view(self, t) -> dict:
+        """The sampler's view, remade when the trainer, its step or the sampler changed, but while playing
+        at most every ``SAMPLER_EVERY`` seconds (it carries the G points it started from, so an older one
+        still draws right)."""
+        key, when, view = self._sampled_cache
+        now = time.monotonic()
+        new_key = (id(t), t.s.sampler, t.s.seed, self._version)
+        if view is None or key != new_key or (t.step != view["step"] and not (self.playing and now - when < SAMPLER_EVERY)):
+            view = {**self._sampled(t), "step": t.step}
+            self._sampled_cache = (new_key, now, view)
+        return view
+
+    def _sampled(self, t) -> dict:
+        """What the sampler makes of the shown fake points: which rejection keeps, where refinement moves
+        them. Its calibrated logits learn a few steps per frame (the one for refinement, which does not
+        depend on G, only until it has had ``CALIBRATE_STEPS``)."""
+        name = t.s.sampler
+        need = {"rejection": ("G",), "refine": ("uniform",), "both": ("G", "uniform")}[name]
+        if self._cal_for is not t:
+            self.cals, self._cal_for = {}, t
+        for k in need:
+            cal = self.cals.setdefault(k, Calibrated(t, k))
+            if k == "G" or cal.steps < CALIBRATE_STEPS:
+                cal.train(LIVE_CALIBRATION, batch=256)
+        fake = t.sample_points(t.show_z)
+        out = {"name": name, "calibration_steps": min(self.cals[k].steps for k in need), "fake": as_lists(fake)}
+        if "G" in need:
+            keep, _ = reject(self.cals["G"], fake, torch.Generator().manual_seed(t.s.seed + 12))
+            out["kept"], out["kept_share"] = keep.tolist(), float(keep.float().mean())
+        if "uniform" in need:
+            new = refine(self.cals["uniform"], fake, t.radius)
+            out["moved"] = as_lists(new)
+            out["mean_move"] = float((new - fake).norm(dim=1).mean())
+        return out
+
+    # ---- files ------------------------------------------------------------------------------------
+    def model_bytes(self) -> tuple[bytes, str]:
+        """The model and settings as a file, and a name for it."""
+        with self.lock:
+            t = self.trainer
+            return modelfile.to_bytes(t), f"ganforge-lab-{t.s.dist}-step{t.step}.safetensors"
+
+    def load_model(self, data: bytes) -> LabSettings:
+        """Continue from a saved model (paused); a bad file changes nothing."""
+        trainer = modelfile.from_bytes(data)
+        with self.lock:
+            self.playing = False
+            self.trainer, self.error = trainer, None
+            self._version += 1
+            return trainer.s
+
+    def load_points(self, text: str) -> tuple[LabSettings, str]:
+        """Train on the points of a CSV file (``dist=points``); returns the settings and what was read."""
+        from ganforge.lab.dists import parse_csv
+
+        try:
+            points, said = parse_csv(text, self.settings.seed)
+        except GanforgeError as err:
+            raise SettingError("points", str(err)) from None
+        return self.change({"dist": "points", "drawn": points}), said
 
     def _curves(self, history_after: int) -> dict:
         with self.lock:

@@ -9,7 +9,9 @@ import re
 from dataclasses import asdict, dataclass
 
 from ganforge.errors import GanforgeError
-from ganforge.lab.dists import DISTS, check_drawn
+from ganforge.lab.dists import DISTS, MAX_POINTS, check_drawn
+from ganforge.lab.noise import NOISES
+from ganforge.lab.samplers import SAMPLERS
 from ganforge.losses import LOSSES
 
 
@@ -24,52 +26,69 @@ class SettingError(GanforgeError):
 @dataclass
 class LabSettings:
     dist: str = "ring"                 # see ganforge.lab.dists.DISTS; "drawn" uses ``drawn``
-    steps: int = 12000                 # headless: training iterations (about 50 s on one CPU thread)
+    steps: int = 5000                  # headless: training iterations (about 35 s on one CPU thread here)
+    seconds: float | None = None       # headless: also stop after this many seconds of training (a budget)
     seed: int = 0
     batch_size: int = 256              # points per D and G step
     lr_g: float = 1e-3
     lr_d: float = 1e-3
-    optimizer: str = "adam"            # adam (betas 0.5, 0.99) | sgd
+    optimizer_g: str = "adam"          # G's optimizer: adam | sgd
+    optimizer_d: str = "adam"          # D's optimizer: adam | sgd
+    beta1: float = 0.5                 # Adam's first-moment decay
+    beta2: float = 0.99                # Adam's second-moment decay
     loss: str = "bce"                  # the losses of ganforge.losses: bce | hinge | wgan-gp | lsgan
     d_steps: int = 1                   # D steps per iteration
     g_steps: int = 1                   # G steps per iteration
-    layers: int = 3                    # hidden layers in G and in D
-    neurons: int = 128                 # units per hidden layer
+    model: str = "lab"                 # lab: MLPs, D per point and per pack | pacgan: PacGAN's own networks
+    layers: int = 3                    # hidden layers in G and in D (model lab)
+    neurons: int = 96                  # units per hidden layer (model lab; 96 beat 128 at 5,000 steps, measured)
     z_dim: int = 2                     # noise dimension: 1 or 2
-    noise: str = "uniform"             # uniform on [-1, 1]^z_dim (GAN Lab's) | normal
+    noise: str = "mixture"             # mixture (separate Gaussians) | uniform on [-1, 1]^z_dim (GAN Lab's) | normal
+    components: int = 25               # noise=mixture: Gaussians spread evenly over [-1, 1]^z_dim
+    component_std: float = 0.01        # noise=mixture: their standard deviation
     pack: int = 2                      # PacGAN: D judges this many points at once (1 = a plain GAN)
     r1: float = 0.0                    # zero-centred gradient penalty on real points (gamma); 0 = off
-    spectral_norm: bool = False        # spectral normalisation of D's layers
+    spectral_norm: bool = False        # spectral normalisation of D's layers (model lab)
     gp_weight: float = 1.0             # wgan-gp's penalty weight
     anneal: bool = True                # headless: learning rates fall linearly to 1% over ``steps``
-    drawn: list | None = None          # the user's points [[x, y], ...] for dist=drawn
+    sampler: str = "refine"            # how points are drawn from G: plain | rejection | refine | both
+    threads: int = 1                   # CPU threads (one is the fastest for networks this small; measured)
+    drawn: list | None = None          # the user's points [[x, y], ...]: dist=drawn (clicked) or points (a CSV)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-CHOICES = {"optimizer": ("adam", "sgd"), "loss": tuple(LOSSES), "noise": ("uniform", "normal"),
-           "dist": tuple(DISTS)}
+CHOICES = {"optimizer_g": ("adam", "sgd"), "optimizer_d": ("adam", "sgd"), "loss": tuple(LOSSES),
+           "noise": NOISES, "dist": tuple(DISTS), "model": ("lab", "pacgan"), "sampler": SAMPLERS}
 # fields whose change rebuilds the networks (the rest take effect on the next step)
-REBUILD = {"dist", "seed", "layers", "neurons", "z_dim", "noise", "pack", "spectral_norm", "drawn"}
+REBUILD = {"dist", "seed", "layers", "neurons", "z_dim", "noise", "components", "component_std", "pack",
+           "spectral_norm", "drawn", "model"}
 
 
 def plain(dist: str = "ring") -> LabSettings:
-    """A plain GAN for comparison: the defaults without packing or R1 (one D, one point at a time)."""
-    return LabSettings(dist=dist, pack=1, r1=0.0)
+    """A plain GAN for comparison: one D judging one point at a time, GAN Lab's uniform noise, no sampler."""
+    return LabSettings(dist=dist, pack=1, r1=0.0, noise="uniform", sampler="plain")
+
+
+def pacgan(dist: str = "ring", pack: int = 2) -> LabSettings:
+    """PacGAN's own toy setup (Lin et al. 2018): its networks, N(0, I) 2-D noise, Adam at 1e-4 with
+    beta1 0.8, batches of 100, no annealing; ``pack`` points joined into D's input."""
+    return LabSettings(dist=dist, model="pacgan", noise="normal", lr_g=1e-4, lr_d=1e-4, beta1=0.8, beta2=0.999,
+                       batch_size=100, pack=pack, anneal=False)
 
 
 # layers x neurons^2 x batch x (D steps + G steps): about 0.2 ns each on one CPU thread here, so the
 # limit keeps one phase (a D or a G step) under about 0.3 s and an iteration near a second at most
 COST_LIMIT = 2.5e9
 COST_FIELDS = ("neurons", "layers", "batch_size", "d_steps", "g_steps")
-MAX_DRAWN = 5000         # points a drawn distribution may hold
-MAX_COORD = 1000.0       # |x|, |y| of a drawn point
+MAX_COORD = 1e6          # |x|, |y| of a drawn or uploaded point
 SEED_LIMIT = 2 ** 63
 
 
 def step_cost(s: LabSettings) -> float:
-    return s.layers * s.neurons ** 2 * s.batch_size * (s.d_steps + s.g_steps)
+    layers, neurons = (4, 400) if s.model == "pacgan" else (s.layers, s.neurons)
+    return layers * neurons ** 2 * s.batch_size * (s.d_steps + s.g_steps)
 
 
 def validate(s: LabSettings, changed=()) -> None:
@@ -87,10 +106,18 @@ def validate(s: LabSettings, changed=()) -> None:
             raise SettingError(key, f"{key} must be from 0 to {hi:g}, not {v}")
     for key, lo, hi in (("layers", 1, 8), ("neurons", 1, 1024), ("d_steps", 1, 20), ("g_steps", 1, 20),
                         ("batch_size", 2, 8192), ("steps", 1, 10_000_000), ("pack", 1, 16),
-                        ("seed", 0, SEED_LIMIT - 1)):
+                        ("seed", 0, SEED_LIMIT - 1), ("components", 1, 256), ("threads", 1, 64)):
         v = getattr(s, key)
         if not lo <= v <= hi:
             raise SettingError(key, f"{key} must be from {lo} to {hi}, not {v}")
+    for key in ("beta1", "beta2"):
+        v = getattr(s, key)
+        if not (math.isfinite(v) and 0 <= v < 1):
+            raise SettingError(key, f"{key} must be from 0 to just under 1, not {v}")
+    if not (math.isfinite(s.component_std) and 0 < s.component_std <= 1):
+        raise SettingError("component_std", f"component_std must be above 0 and at most 1, not {s.component_std}")
+    if s.seconds is not None and not (math.isfinite(s.seconds) and 0 < s.seconds <= 86400):
+        raise SettingError("seconds", f"seconds must be a positive time budget of at most a day, not {s.seconds}")
     if s.z_dim not in (1, 2):
         raise SettingError("z_dim", f"z_dim must be 1 or 2, not {s.z_dim}")
     if s.batch_size % s.pack:
@@ -101,9 +128,9 @@ def validate(s: LabSettings, changed=()) -> None:
         others = ", ".join(k for k in COST_FIELDS if k != field)
         raise SettingError(field, f"a step would cost layers x neurons^2 x batch x (D + G steps) = {cost:.2g}, over "
                                   f"the lab's {COST_LIMIT:.2g} (about a second a step); lower {field} (or {others})")
-    if s.drawn is not None or s.dist == "drawn":
+    if s.drawn is not None or s.dist in ("drawn", "points"):
         try:
-            s.drawn = check_drawn(s.drawn if s.drawn is not None else [], MAX_DRAWN, MAX_COORD).tolist()
+            s.drawn = check_drawn(s.drawn if s.drawn is not None else [], MAX_POINTS, MAX_COORD).tolist()
         except GanforgeError as err:
             raise SettingError("drawn", str(err)) from None
 
@@ -113,6 +140,10 @@ def _coerce(key: str, value, current):
     is true/false or 1/0, a whole number is not a boolean or a fraction, a number is finite."""
     if key == "drawn":
         return value
+    if key in OPTIONAL_FLOATS:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+            return None
+        current = 0.0
     kind = type(current)
     bad = SettingError(key, f"{key} must be {_KIND_WORDS.get(kind, 'a value')}, not {_shown(value)}")
     if kind is bool:
@@ -148,6 +179,7 @@ def _coerce(key: str, value, current):
     return value
 
 
+OPTIONAL_FLOATS = {"seconds"}  # numbers that may also be none
 _KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a word"}
 
 

@@ -1,10 +1,10 @@
-"""The lab's GAN: small MLPs on 2-D points, trained step by step, and what the page draws of them.
+"""The lab's GAN: small networks on 2-D points (``nets``), trained step by step from a noise space
+(``noise``), and what the page draws of them.
 
-D may judge packs of points (PacGAN: ``pack`` points concatenated into one input), which lets it see
-a batch's spread and so punishes G for dropping modes; R1 keeps D flat on the data. The losses are
-``ganforge.losses``. ``frame()`` returns everything the view shows: real and fake points, D's
-verdict over the plane, the direction G's loss pushes each fake point, and G's image of a grid of
-noise (the manifold).
+D may judge packs of points (PacGAN), which lets it see a batch's spread and so punishes G for dropping
+modes; R1 keeps D flat on the data. The losses are ``ganforge.losses``. ``frame()`` returns everything the
+view shows: real and fake points, D's verdict over the plane, the direction G's loss pushes each fake
+point, G's image of the noise space (the manifold), and the noise itself.
 """
 
 from __future__ import annotations
@@ -12,54 +12,19 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
 import torch
-import torch.nn as nn
 
 from ganforge import losses
 from ganforge.lab import dists
 from ganforge.lab.metrics import grid_divergence, mode_metrics
+from ganforge.lab.nets import PacGANDiscriminator, PackedD, mlp, pacgan_generator
+from ganforge.lab.noise import Noise
 from ganforge.lab.settings import LabSettings, validate
 
 HEAT = 48          # heatmap cells per side
 SHOW = 500         # real and fake points shown
 MODE_POINTS = 2500  # generated points the mode measures use (as VEEGAN and PacGAN do)
-
-
-def mlp(n_in: int, n_out: int, layers: int, neurons: int, sn: bool = False) -> nn.Sequential:
-    mods, width = [], n_in
-    for _ in range(layers):
-        lin = nn.Linear(width, neurons)
-        mods += [nn.utils.parametrizations.spectral_norm(lin) if sn else lin, nn.LeakyReLU(0.2)]
-        width = neurons
-    last = nn.Linear(width, n_out)
-    mods.append(nn.utils.parametrizations.spectral_norm(last) if sn else last)
-    return nn.Sequential(*mods)
-
-
-class PackedD(nn.Module):
-    """D over packs: (B, 2) points -> (B / pack,) logits, each judging ``pack`` points together.
-
-    A pack's logit is the mean of a per-point net's logits plus a pack net's logit on the ``pack``
-    points concatenated. The pack net sees a pack's spread, so it punishes G for dropping modes
-    (PacGAN); the per-point net sees each point on its own, so it stays as sharp as a plain D about
-    where the data lies (a pack net alone has to learn that per point, and on 25 modes it is too slow).
-    With pack 1 this is a plain D: the per-point net alone."""
-
-    def __init__(self, s: LabSettings):
-        super().__init__()
-        self.pack = s.pack
-        self.point = mlp(2, 1, s.layers, s.neurons, s.spectral_norm)
-        self.net = mlp(2 * s.pack, 1, s.layers, s.neurons, s.spectral_norm) if s.pack > 1 else None
-
-    def forward(self, x: torch.Tensor, y=None) -> torch.Tensor:
-        logits = self.point(x).view(-1, self.pack).mean(1)              # (B / pack,)
-        if self.net is not None:
-            logits = logits + self.net(x.reshape(-1, 2 * self.pack)).squeeze(1)
-        return logits
-
-    def single(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for single points (the heatmap): each point judged as a pack of copies of itself."""
-        return self.forward(x.repeat_interleave(self.pack, 0))
 
 
 class LabTrainer:
@@ -68,40 +33,45 @@ class LabTrainer:
         self.s = s
         torch.manual_seed(s.seed)
         self.data_gen = torch.Generator().manual_seed(s.seed + 1)
-        self.G = mlp(s.z_dim, 2, s.layers, s.neurons)
-        self.D = PackedD(s)
+        self.noise_space = Noise(s.noise, s.z_dim, s.components, s.component_std)
+        if s.model == "pacgan":
+            self.G, self.D = pacgan_generator(s.z_dim), PacGANDiscriminator(s.pack)
+        else:
+            self.G, self.D = mlp(s.z_dim, 2, s.layers, s.neurons), PackedD(s.pack, s.layers, s.neurons, s.spectral_norm)
         self.centers, self.std = dists.modes(s.dist)
-        self.radius = dists.view_radius(s.dist) if s.dist != "drawn" else self._drawn_radius()
+        self.radius = dists.view_radius(s.dist, s.drawn)
         with torch.no_grad():  # start G around the data's scale, not at a point
             self.G[-1].weight.mul_(self.radius / 2)
         self.step, self.phase, self.d_loss, self.g_loss = 0, 0, float("nan"), float("nan")
         self.diverged: str | None = None  # what blew up first (a loss that became NaN or infinite)
+        self.last_phase = None  # "D" or "G": the network the last step updated (the overview lights it)
         self.total = None  # a headless run's length (for ``anneal``); None while live
         self.history: list[dict] = []
         self.seconds = 0.0
         fixed = torch.Generator().manual_seed(s.seed + 2)
         self.show_real = dists.sample(s.dist, SHOW, fixed, s.drawn)
-        self.show_z = self.noise(SHOW, fixed)
+        self.show_z, self.show_component = self.noise_space.sample(SHOW, fixed)
+        self._shown = None
         self.set_optimizers()
-
-    def _drawn_radius(self) -> float:
-        p = torch.tensor(self.s.drawn)
-        return max(1.0, float(p.abs().max()) * 1.25)
 
     def set_optimizers(self) -> None:
         """(Re)build the optimizers and loss from the settings; keeps the networks."""
         s = self.s
-        if s.optimizer == "adam":
-            make = lambda params, lr: torch.optim.Adam(params, lr=lr, betas=(0.5, 0.99))  # noqa: E731
-        else:
-            make = lambda params, lr: torch.optim.SGD(params, lr=lr)  # noqa: E731
-        self.opt_g, self.opt_d = make(self.G.parameters(), s.lr_g), make(self.D.parameters(), s.lr_d)
+
+        def make(kind, params, lr):
+            if kind == "adam":  # fused: one kernel per step, a fifth of a step's time less here
+                return torch.optim.Adam(params, lr=lr, betas=(s.beta1, s.beta2), fused=True)
+            return torch.optim.SGD(params, lr=lr)
+
+        self.opt_g = make(s.optimizer_g, self.G.parameters(), s.lr_g)
+        self.opt_d = make(s.optimizer_d, self.D.parameters(), s.lr_d)
         self.loss = losses.build(s.loss, gp_weight=s.gp_weight)
 
     def update(self, s: LabSettings) -> None:
         """Settings that take effect without rebuilding the networks (the caller rebuilds for the rest)."""
         old, self.s = self.s, s
-        if (old.optimizer, old.loss, old.gp_weight) != (s.optimizer, s.loss, s.gp_weight):
+        keys = ("optimizer_g", "optimizer_d", "beta1", "loss", "gp_weight")
+        if any(getattr(old, k) != getattr(s, k) for k in keys):
             self.set_optimizers()
         else:
             for opt, lr in ((self.opt_g, s.lr_g), (self.opt_d, s.lr_d)):
@@ -109,12 +79,20 @@ class LabTrainer:
                     group["lr"] = lr
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        if self.s.noise == "uniform":
-            return torch.rand(n, self.s.z_dim, generator=generator) * 2 - 1
-        return torch.randn(n, self.s.z_dim, generator=generator)
+        return self.noise_space(n, generator)
 
-    def real(self, n: int) -> torch.Tensor:
-        return dists.sample(self.s.dist, n, self.data_gen, self.s.drawn)
+    @torch.no_grad()
+    def sample_points(self, z: torch.Tensor) -> torch.Tensor:
+        """G's points for noise ``z``, its BatchNorm (PacGAN's G) in eval mode: each point on its own."""
+        was = self.G.training
+        self.G.eval()
+        try:
+            return self.G(z)
+        finally:
+            self.G.train(was)
+
+    def real(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return dists.sample(self.s.dist, n, generator or self.data_gen, self.s.drawn)
 
     # ---- one step of each player ------------------------------------------------------------------
     def d_step(self) -> float:
@@ -122,7 +100,9 @@ class LabTrainer:
         real = self.real(n)
         with torch.no_grad():
             fake = self.G(self.noise(n))
-        loss = self.loss.d_real(self.D(real)) + self.loss.d_fake(self.D(fake))
+        logits = self.D(torch.cat([real, fake]))  # one pass: packs never straddle the two halves
+        half = len(logits) // 2
+        loss = self.loss.d_real(logits[:half]) + self.loss.d_fake(logits[half:])
         gp = self.loss.penalty(self.D, real, fake, None)
         if gp is not None:
             loss = loss + gp
@@ -132,6 +112,7 @@ class LabTrainer:
         loss.backward()
         self.opt_d.step()
         self.d_loss = self._watch("D", float(loss.detach()))
+        self.last_phase = "D"
         return self.d_loss
 
     def g_step(self) -> float:
@@ -144,6 +125,7 @@ class LabTrainer:
         finally:
             self.D.requires_grad_(True)
         self.g_loss = self._watch("G", float(loss.detach()))
+        self.last_phase = "G"
         return self.g_loss
 
     def phase_step(self) -> bool:
@@ -190,14 +172,17 @@ class LabTrainer:
         self.seconds += time.perf_counter() - t
 
     # ---- what it has learned ----------------------------------------------------------------------
-    @torch.no_grad()
     def samples(self, n: int, seed: int) -> torch.Tensor:
-        return self.G(self.noise(n, torch.Generator().manual_seed(seed)))
+        return self.sample_points(self.noise(n, torch.Generator().manual_seed(seed)))
 
     @torch.no_grad()
     def measure(self) -> dict:
         """Distances between G's points and the data (mode measures where the modes are known)."""
-        fake = self.samples(MODE_POINTS, self.s.seed + 3)
+        return self.measure_points(self.samples(MODE_POINTS, self.s.seed + 3))
+
+    @torch.no_grad()
+    def measure_points(self, fake: torch.Tensor) -> dict:
+        """The measures of any points (a sampler's), against ``MODE_POINTS`` real ones."""
         real = dists.sample(self.s.dist, MODE_POINTS, torch.Generator().manual_seed(self.s.seed + 4), self.s.drawn)
         out = {"step": self.step, "d_loss": _num(self.d_loss), "g_loss": _num(self.g_loss),
                **grid_divergence(real, fake, self.radius)}
@@ -211,16 +196,18 @@ class LabTrainer:
         return m
 
     def frame(self) -> dict:
-        """What the page draws now (plain lists; the view spans [-radius, radius]^2)."""
+        """What the page draws now (plain lists; the view spans [-radius, radius]^2, the noise view
+        [-noise_extent, noise_extent]^z_dim)."""
         r = self.radius
+        grid, shape = self.noise_space.grid()
         with torch.no_grad():
             lin = torch.linspace(-r, r, HEAT)
             gy, gx = torch.meshgrid(lin.flip(0), lin, indexing="ij")   # row 0 is the top of the view
             logits = self.D.single(torch.stack([gx.flatten(), gy.flatten()], 1))
             heat = torch.sigmoid(logits) if self.loss.probability_outputs else \
                 (logits - logits.min()) / (logits.max() - logits.min() + 1e-8)
-            fake = self.G(self.show_z)
-            manifold = self.G(self._noise_grid())
+            fake = self.sample_points(self.show_z)
+            manifold = self.sample_points(grid)
         # the way G's loss pushes each fake point: minus its gradient
         x = fake.clone().requires_grad_(True)
         self.D.requires_grad_(False)
@@ -230,25 +217,20 @@ class LabTrainer:
             self.D.requires_grad_(True)
         push = -grad
         push = push / (push.norm(dim=1).max() + 1e-12)  # the longest arrow has length 1
-        return {"step": self.step, "radius": r, "heat": [round(v, 3) for v in heat.tolist()], "heat_size": HEAT,
-                "real": _round(self.show_real), "fake": _round(fake), "push": _round(push),
-                "manifold": _round(manifold), "manifold_shape": self._grid_shape(),
+        z = self.show_z if self.s.z_dim == 2 else torch.cat([self.show_z, torch.zeros_like(self.show_z)], 1)
+        if self._shown is None:  # what never changes for this trainer, made into lists once
+            self._shown = {"real": as_lists(self.show_real), "noise": as_lists(z),
+                           "noise_component": self.show_component.tolist()}
+        return {"step": self.step, "radius": r, "heat": np.round(heat.numpy().astype(np.float64), 3).tolist(),
+                "heat_size": HEAT, **self._shown, "fake": as_lists(fake), "push": as_lists(push),
+                "manifold": as_lists(manifold), "manifold_shape": shape, "noise_extent": self.noise_space.extent(),
+                "phase": self.last_phase,
                 "d_loss": _num(self.d_loss), "g_loss": _num(self.g_loss), "seconds": round(self.seconds, 3)}
 
-    def _grid_shape(self) -> list[int]:
-        return [1, 101] if self.s.z_dim == 1 else [21, 21]
 
-    def _noise_grid(self) -> torch.Tensor:
-        lo, hi = (-1.0, 1.0) if self.s.noise == "uniform" else (-2.0, 2.0)
-        if self.s.z_dim == 1:
-            return torch.linspace(lo, hi, 101)[:, None]
-        v = torch.linspace(lo, hi, 21)
-        a, b = torch.meshgrid(v, v, indexing="ij")
-        return torch.stack([a.flatten(), b.flatten()], 1)
-
-
-def _round(t: torch.Tensor) -> list:
-    return [[round(a, 4), round(b, 4)] for a, b in t.tolist()]
+def as_lists(t: torch.Tensor) -> list:
+    """Points as lists of 4-decimal numbers (what the page needs; a fifth of the JSON)."""
+    return np.round(t.detach().numpy().astype(np.float64), 4).tolist()
 
 
 def _num(v: float):

@@ -115,11 +115,13 @@ class JsonHandler(BaseHTTPRequestHandler):
         raise RequestError(404, f"nothing at {path}")
 
     # ---- replies -----------------------------------------------------------------------------------
-    def _send(self, status: int, body: bytes, ctype: str) -> None:
+    def _send(self, status: int, body: bytes, ctype: str, headers: dict | None = None) -> None:
         if self.request_version == "HTTP/0.9":  # a request line http.server could not read: still a status line
             self.request_version = "HTTP/1.0"
         self.send_response(status)
         self.send_header("Content-Type", ctype)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
@@ -154,7 +156,11 @@ class JsonHandler(BaseHTTPRequestHandler):
         if self.headers.get("Sec-Fetch-Site") == "cross-site":
             raise RequestError(403, "requests from other websites are refused")
 
-    def _read_body(self) -> dict:
+    def body_limit(self, path: str) -> int:
+        """The largest body a POST to ``path`` may carry (a subclass raises it for uploads)."""
+        return MAX_BODY
+
+    def _read_body(self, path: str) -> dict:
         if self.headers.get("Transfer-Encoding") is not None:
             raise RequestError(400, "Transfer-Encoding is not supported; send the body with a Content-Length")
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -165,9 +171,9 @@ class JsonHandler(BaseHTTPRequestHandler):
             raise RequestError(411, "a POST needs a Content-Length header")
         if not re.fullmatch(r"[0-9]{1,12}", raw.strip()):
             raise RequestError(400, f"Content-Length must be a whole number of bytes, not '{raw[:40]}'")
-        n = int(raw)
-        if n > MAX_BODY:
-            raise RequestError(413, f"request body of {n} bytes is over the limit of {MAX_BODY}")
+        n, limit = int(raw), self.body_limit(path)
+        if n > limit:
+            raise RequestError(413, f"request body of {n:,} bytes is over the limit of {limit:,}")
         data = self.rfile.read(n)
         if len(data) < n:
             raise RequestError(400, f"request body ended after {len(data)} of {n} bytes")
@@ -192,8 +198,7 @@ class JsonHandler(BaseHTTPRequestHandler):
                 reply = work()
             finally:
                 self.server.reading(self.connection, False)  # the request is in: the reaper lets it be
-            status, body, ctype = reply
-            self._send(status, body, ctype)
+            self._send(*reply)
         except RequestError as e:
             self._json({"error": str(e), **({"field": e.field} if e.field else {})}, e.status)
         except GanforgeError as e:  # a bad value or a run that cannot answer this yet
@@ -215,7 +220,7 @@ class JsonHandler(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802
         url = urlparse(self.path)
-        self._answer(lambda: self.post(url.path, self._read_body()))
+        self._answer(lambda: self.post(url.path, self._read_body(url.path)))
 
     def _refuse_method(self):
         def refuse():
@@ -229,8 +234,8 @@ def json_reply(obj, status: int = 200):
     return status, dumps(obj), "application/json"
 
 
-def raw_reply(body: bytes, ctype: str, status: int = 200):
-    return status, body, ctype
+def raw_reply(body: bytes, ctype: str, status: int = 200, headers: dict | None = None):
+    return status, body, ctype, headers
 
 
 class PageServer(ThreadingHTTPServer):

@@ -360,3 +360,104 @@ def test_ada_p_decides_what_d_sees_in_the_loop(p):
             assert torch.equal(shown, x)
         else:
             assert changed.all(), changed
+
+
+# ---- StyleGAN2-ADA's operations -------------------------------------------------------------------
+GEOMETRIC = ("xflip", "rotate90", "xint", "scale", "adacolor")
+
+
+@pytest.mark.parametrize("name", GEOMETRIC)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_stylegan2_ada_operations_keep_shape_leave_p0_alone_and_change_most_at_p1(name, channels):
+    x = images(b=64, c=channels)
+    op = A.OPS[name][0]
+    torch.manual_seed(0)
+    assert torch.equal(op(x, 0.0), x)
+    torch.manual_seed(0)
+    y = op(x, 1.0)
+    assert y.shape == x.shape and y.dtype == x.dtype and torch.isfinite(y).all()
+    changed = (y != x).flatten(1).any(1).float().mean()
+    least = {"rotate90": 0.6, "xflip": 0.3}.get(name, 0.9)  # 0 degrees a quarter, unmirrored half of the time
+    assert changed >= least, (name, changed)
+
+
+def test_flips_turns_and_integer_shifts_only_move_pixels():
+    x = images(b=32, c=1)
+    torch.manual_seed(0)
+    f = A.xflip(x, 1.0)
+    mirrored = torch.tensor([torch.equal(f[i], x[i].flip(2)) for i in range(len(x))])
+    assert all(torch.equal(f[i], x[i]) for i in range(len(x)) if not mirrored[i]) and 0.2 < mirrored.float().mean() < 0.8
+    torch.manual_seed(0)
+    r = A.rotate90(x, 1.0)
+    for i in range(len(x)):
+        assert any(torch.equal(r[i], torch.rot90(x[i], k, (1, 2))) for k in range(4))
+    torch.manual_seed(0)
+    t = A.xint(x, 1.0)
+    s = 2  # 16 px / 8
+    padded = torch.nn.functional.pad(x, (s, s, s, s), mode="reflect")
+    for i in range(len(x)):  # x shifted by at most s pixels, the edge mirrored in
+        assert any(torch.equal(t[i], padded[i, :, s - dy:s - dy + 16, s - dx:s - dx + 16])
+                   for dy in range(-s, s + 1) for dx in range(-s, s + 1))
+    torch.manual_seed(0)
+    z = A.scale(x, 1.0)
+    assert z.min() >= x.min() - 1e-5 and z.max() <= x.max() + 1e-5  # bilinear: never outside the image's values
+    flat = torch.full((4, 1, 16, 16), 0.3)
+    assert torch.allclose(A.scale(flat, 1.0), flat, atol=1e-6)
+
+
+@pytest.mark.parametrize("name,outcomes", [("xflip", 2), ("rotate90", 4)])
+def test_below_p_1_the_untouched_image_stays_the_likeliest_so_nothing_leaks(name, outcomes):
+    """ADA's argument: D sees augmented reals and fakes alike, so G gains nothing from flipped or turned
+    images only if the augmented distribution tells the original apart. With probability p an image is
+    flipped (or turned a random quarter), so the original comes out with 1 - p + p / outcomes, every
+    other orientation with p / outcomes: apart for every p < 1, equal (leaking) at p = 1."""
+    x = torch.arange(16.0).view(1, 1, 4, 4).expand(20000, 1, 4, 4)  # no symmetry: each orientation distinct
+    for p in (0.5, 0.8, 1.0):
+        torch.manual_seed(0)
+        y = A.OPS[name][0](x, p)
+        same = (y == x).flatten(1).all(1).float().mean().item()
+        assert same == pytest.approx(1 - p + p / outcomes, abs=0.015), (p, same)
+        if p < 1:
+            assert same > p / outcomes + (1 - p) / 2  # the original stands out from each other orientation
+
+
+def _orientation_game(p: float, steps: int = 400, seed: int = 0) -> float:
+    """A tiny GAN on one asymmetric 8x8 image, D seeing everything turned by ``rotate90`` with probability
+    ``p``; G starts out drawing the image turned a quarter. Returns the share of G's samples nearest the
+    upright image."""
+    torch.manual_seed(seed)
+    upright = torch.zeros(1, 1, 8, 8)
+    upright[..., 1:7, 1] = 1.0
+    upright[..., 6, 1:5] = 1.0  # an L: no turn of it looks like another
+    upright = upright * 2 - 1
+    turns = torch.cat([torch.rot90(upright, k, (2, 3)) for k in range(4)]).flatten(1)  # (4, 64)
+    G = nn.Sequential(nn.Linear(8, 64), nn.LeakyReLU(0.2), nn.Linear(64, 64))
+    with torch.no_grad():
+        G[2].weight.mul_(0.1)
+        G[2].bias.copy_(turns[1] * 0.9)  # G begins near the image turned 90 degrees
+    D = nn.Sequential(nn.Linear(64, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1))
+    og, od = (torch.optim.Adam(m.parameters(), lr=2e-3, betas=(0.5, 0.99)) for m in (G, D))
+    bce = nn.functional.binary_cross_entropy_with_logits
+    see = lambda x: A.rotate90(x.view(-1, 1, 8, 8), p).flatten(1)  # noqa: E731
+    for _ in range(steps):
+        real = upright.flatten(1).expand(64, 64) + 0.05 * torch.randn(64, 64)
+        fake = G(torch.randn(64, 8))
+        d_real, d_fake = D(see(real)), D(see(fake.detach()))
+        od.zero_grad()
+        (bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))).backward()
+        od.step()
+        out = D(see(fake))
+        og.zero_grad()
+        bce(out, torch.ones_like(out)).backward()
+        og.step()
+    with torch.no_grad():
+        nearest = torch.cdist(G(torch.randn(1000, 8)), turns).argmin(1)
+    return float((nearest == 0).float().mean())
+
+
+def test_g_learns_the_upright_image_when_rotations_do_not_leak():
+    """Below p = 1, D tells upright from turned, so a G that starts turned is taught to stand it up; at
+    p = 1 (every image turned a random quarter: leaking) a turned G is as good as an upright one and
+    stays turned. A rotate90 that ignored p would fail the first case."""
+    assert _orientation_game(0.5) > 0.9
+    assert _orientation_game(1.0) < 0.5

@@ -19,10 +19,16 @@ from __future__ import annotations
 
 import torch
 
-# policy name -> its operations, in order (DiffAugment's names and strengths)
-POLICIES = ("color", "translation", "cutout")
+# policy name -> its operations, in order: DiffAugment's three (names and strengths), then StyleGAN2-ADA's
+# geometric ones (``xflip``, ``rotate90``, ``xint``, ``scale``) and its colour ones (``adacolor``)
+POLICIES = ("color", "translation", "cutout", "xflip", "rotate90", "xint", "scale", "adacolor")
 TRANSLATION = 1 / 8   # largest shift, as a share of the side
 CUTOUT = 1 / 2        # side of the square cut out, as a share of the side
+XINT = 1 / 8          # xint: largest integer shift, as a share of the side (StyleGAN2-ADA's xint_max)
+SCALE_STD = 0.2       # scale: log2 of the isotropic factor is normal with this std (StyleGAN2-ADA's)
+BRIGHTNESS_STD = 0.2  # adacolor: brightness offset std (on [-1, 1] images: twice StyleGAN2-ADA's on [0, 1])
+CONTRAST_STD = 0.5    # adacolor: log2 of the contrast factor's std
+SATURATION_STD = 1.0  # adacolor: log2 of the saturation factor's std
 
 
 def parse_policy(spec: str) -> list[str]:
@@ -91,7 +97,77 @@ def cutout(x: torch.Tensor, p: float) -> torch.Tensor:
     return x * keep
 
 
-OPS = {"color": (brightness, saturation, contrast), "translation": (translation,), "cutout": (cutout,)}
+# ---- StyleGAN2-ADA's operations (Karras et al. 2020, appendix B): each applied with probability p, so that
+# for p < 1 the untouched image stays the most likely outcome and D can still tell G's images from rotated,
+# flipped or shifted ones (non-leaking); all of them move or mix pixels, so gradients pass to G.
+def _pick(x: torch.Tensor, p: float) -> torch.Tensor:
+    """(B,) bool: the images an operation applies to. Always draws, so RNG use does not depend on p."""
+    return torch.rand(len(x), device=x.device) < p
+
+
+def xflip(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Mirror left-right or not, at even odds (StyleGAN2-ADA's: an image it picks comes out mirrored half
+    the time)."""
+    on = _pick(x, p) & (torch.rand(len(x), device=x.device) < 0.5)
+    return torch.where(on.view(-1, 1, 1, 1), x.flip(3), x)
+
+
+def rotate90(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Rotate by 0, 90, 180 or 270 degrees, each a quarter of the chosen images (square images)."""
+    on = _pick(x, p)
+    k = torch.randint(0, 4, (len(x),), device=x.device) * on
+    turns = torch.stack([torch.rot90(x, r, (2, 3)) for r in range(4)])  # (4, B, C, H, W)
+    return turns[k, torch.arange(len(x), device=x.device)]
+
+
+def xint(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Shift by a whole number of pixels, up to 1/8 of the side, filling from the mirrored edge (no border
+    for D to spot, unlike ``translation``'s gray)."""
+    b, c, h, w = x.shape
+    s = min(max(1, int(min(h, w) * XINT + 0.5)), min(h, w) - 1)  # reflection needs a pad under the side
+    on = _pick(x, p).view(b, 1, 1).long()
+    dy = torch.randint(-s, s + 1, (b, 1, 1), device=x.device) * on
+    dx = torch.randint(-s, s + 1, (b, 1, 1), device=x.device) * on
+    gy, gx = torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij")
+    padded = torch.nn.functional.pad(x, (s, s, s, s), mode="reflect")
+    ys, xs = gy.unsqueeze(0) - dy + s, gx.unsqueeze(0) - dx + s   # (B, H, W) rows and columns in the padded image
+    flat = (ys * (w + 2 * s) + xs).view(b, 1, h * w).expand(b, c, h * w)
+    return padded.flatten(2).gather(2, flat).view(b, c, h, w)
+
+
+def scale(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Zoom in or out about the centre by 2^N(0, 0.2^2), bilinear, mirrored beyond the edges."""
+    b = len(x)
+    on = _pick(x, p)
+    f = torch.exp2(torch.randn(b, device=x.device) * SCALE_STD)
+    f = torch.where(on, f, torch.ones_like(f)).to(x.dtype)
+    theta = torch.zeros(b, 2, 3, device=x.device, dtype=x.dtype)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1 / f   # output pixel -> input position: shrinking the grid enlarges
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    out = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    return torch.where(on.view(-1, 1, 1, 1), out, x)
+
+
+def adacolor(x: torch.Tensor, p: float) -> torch.Tensor:
+    """StyleGAN2-ADA's brightness, contrast and saturation, each with probability p (an image none of them
+    picks comes out exactly as it went in)."""
+    shape = (len(x), 1, 1, 1)
+    on = _pick(x, p).view(shape)
+    x = torch.where(on, x + torch.randn(shape, device=x.device, dtype=x.dtype) * BRIGHTNESS_STD, x)
+    on = _pick(x, p).view(shape)
+    f = torch.exp2(torch.randn(shape, device=x.device, dtype=x.dtype) * CONTRAST_STD)
+    mean = x.mean((1, 2, 3), keepdim=True)
+    x = torch.where(on, (x - mean) * f + mean, x)
+    on = _pick(x, p).view(shape)
+    f = torch.exp2(torch.randn(shape, device=x.device, dtype=x.dtype) * SATURATION_STD)
+    if x.shape[1] == 1:  # gray images have no saturation (the draws above keep RNG use the same)
+        return x
+    luma = x.mean(1, keepdim=True)
+    return torch.where(on, (x - luma) * f + luma, x)
+
+
+OPS = {"color": (brightness, saturation, contrast), "translation": (translation,), "cutout": (cutout,),
+       "xflip": (xflip,), "rotate90": (rotate90,), "xint": (xint,), "scale": (scale,), "adacolor": (adacolor,)}
 
 
 def augment(x: torch.Tensor, policy: list[str], p: float = 1.0) -> torch.Tensor:

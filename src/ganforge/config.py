@@ -51,7 +51,8 @@ class TrainConfig:
     r1: float = 0.0                   # R1: zero-centred gradient penalty on real images, weight gamma; 0 = off
     r1_every: int = 1                 # lazy R1: every k D steps, weighted k times (16 in StyleGAN2)
     augment: str = "none"             # what D sees: none | diffaug (always augmented) | ada (adaptive p)
-    augment_policy: str = "translation,cutout,color"  # comma-separated: translation, cutout, color
+    augment_policy: str = "translation,cutout,color"  # comma-separated: translation, cutout, color (DiffAugment's);
+    # xflip, rotate90, xint, scale, adacolor (StyleGAN2-ADA's; with ada keep p under about 0.8, where they start to leak)
     augment_p: float = 0.0            # ada: the probability p starts at (StyleGAN2-ADA's --p)
     ada_target: float = 0.6           # ada: target share of real images D scores as real, E[sign(D(x))]
     ada_kimg: float = 100.0           # ada: thousands of images for p to move from 0 to 1 at most

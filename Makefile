@@ -24,7 +24,7 @@ demo: install  ## train the quick preset on the offline digits (about 40 s of tr
 test: install  ## the test suite (real Fashion-MNIST tests run when $$GANFORGE_DATA has it)
 	$(PY) -m pytest -q
 
-bench: install  ## throughput (~3 min), export (~40 s), server load (~1 min), lab modes (~20 min), small data (~25 min), time to quality (~35 min)
+bench: install  ## throughput (~17 min), export (~40 s), server load (~1 min), lab modes (~32 min), small data (~25 min), time to quality (~35 min)
 	$(PY) benchmarks/throughput.py
 	$(PY) benchmarks/export.py
 	$(PY) benchmarks/server_load.py

@@ -38,21 +38,65 @@ RECIPES = {
     "ada": ["train.augment=ada"],
     "diffaug+r1+sn": ["train.augment=diffaug", "train.r1=0.1", "model.spectral_norm=true"],
     "ada-tc": ["train.augment=ada", "train.augment_policy=translation,color"],   # ADA without cutout
+    # the same, with p moving at StyleGAN2-ADA's speed (500 kimg for 0 -> 1, not 100)
+    "ada-tc-slow": ["train.augment=ada", "train.augment_policy=translation,color", "train.ada_kimg=500"],
 }
 BASE = ["--preset", "quick", "--data", "fashion-mnist", "--resolution", "28", "--arch", "dcgan",
         "--steps", "10000000", "train.sample_every=100000", "train.ckpt_every=100000", "train.log_every=100",
         "train.threads=1", "--device", "cpu", "--quiet"]
 
 
-def train(name: str, limit: int | None, recipe: str, minutes: float, runs: Path) -> dict:
-    args = [*BASE, "--minutes", str(minutes), "--name", name, "--runs-dir", str(runs / name),
+def train(name: str, limit: int | None, recipe: str, seed: int, minutes: float, runs: Path) -> dict:
+    args = [*BASE, "--minutes", str(minutes), "--name", name, "--runs-dir", str(runs / name), f"train.seed={seed}",
             *(["data.limit=" + str(limit)] if limit else []), *RECIPES[recipe]]
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, "-m", "ganforge", "train", *args], capture_output=True, text=True)
     if p.returncode:
         raise SystemExit(f"{name} failed: {p.stderr.strip()}")
-    return {"name": name, "limit": limit, "recipe": recipe, "wall_s": round(time.perf_counter() - t0, 1),
-            "run": str(next((runs / name).iterdir())), "train_args": args}
+    run = next((runs / name).iterdir())
+    p_last = [r["augment_p"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+              if "augment_p" in r]
+    return {"name": name, "limit": limit, "recipe": recipe, "seed": seed, "wall_s": round(time.perf_counter() - t0, 1),
+            "run": str(run), "train_args": args, "final_p": p_last[-1] if p_last else None}
+
+
+# the bundled digits (1,797 images): ``ganforge train`` as typed (the small-data recipe applies) against
+# the quick preset it otherwise follows, scored by ``ganforge eval``'s digits judge (FD-digits, coverage)
+DIGITS = {"bare (recipe)": [], "quick preset": ["--preset", "quick"]}
+
+
+def train_digits(variant: str, seed: int, minutes: float, runs: Path) -> dict:
+    name = f"digits-{'bare' if not DIGITS[variant] else 'quick'}-s{seed}"
+    args = ["--minutes", str(minutes), "--steps", "10000000", "--runs-dir", str(runs / name), f"train.seed={seed}",
+            "train.sample_every=100000", "train.ckpt_every=100000", "train.log_every=100", "train.threads=1",
+            "--device", "cpu", "--quiet", *DIGITS[variant]]
+    p = subprocess.run([sys.executable, "-m", "ganforge", "train", *args], capture_output=True, text=True)
+    if p.returncode:
+        raise SystemExit(f"{name} failed: {p.stderr.strip()}")
+    run = next((runs / name).iterdir())
+    p_last = [r["augment_p"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+              if "augment_p" in r]
+    return {"name": name, "recipe": variant, "seed": seed, "run": str(run), "train_args": args,
+            "final_p": p_last[-1] if p_last else None}
+
+
+def digits_rows(seeds: int, minutes: float, parallel: int, n: int) -> list[dict]:
+    from ganforge.evaluate import score
+
+    runs = Path(tempfile.mkdtemp(prefix="small-data-digits-"))
+    jobs = [(v, s) for v in DIGITS for s in range(seeds)]
+    with ThreadPoolExecutor(parallel) as pool:
+        trained = list(pool.map(lambda j: train_digits(*j, minutes, runs), jobs))
+    rows = []
+    for t in trained:
+        results = {r.metric: r.value for r in score(t["run"], "fd,coverage", n=n).results}
+        fd = next(v for k, v in results.items() if k.startswith("fd"))
+        row = {"name": t["name"], "images": 1797, "dataset": "digits", "recipe": t["recipe"], "seed": t["seed"],
+               "minutes": minutes, "fd": round(fd, 4), "coverage": round(results["coverage"], 4),
+               "final_p": t["final_p"], "step": load_generator(t["run"]).step}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
 
 
 def main() -> None:
@@ -63,6 +107,8 @@ def main() -> None:
     ap.add_argument("--full", nargs="*", default=["none"], help="recipes also run on the full set")
     ap.add_argument("-n", type=int, default=5000, help="generated and test images per score")
     ap.add_argument("--parallel", type=int, default=2)
+    ap.add_argument("--seeds", type=int, default=1, help="training seeds per (size, recipe): train.seed 0..N-1")
+    ap.add_argument("--digits", action="store_true", help="also the bundled digits: bare train against --preset quick")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "small_data.json")
     ap.add_argument("--append", action="store_true", help="add these rows to the rows already in --out")
     args = ap.parse_args()
@@ -74,8 +120,8 @@ def main() -> None:
     held_out = judge.run(test.images[args.n:2 * args.n])[0]  # other test images: what "new" looks like
     mu_t, sig_t = frechet.mean_cov(f_test)
 
-    jobs = [(f"full-{r}", None, r) for r in args.full]
-    jobs += [(f"{n}-{r}", n, r) for n in args.sizes for r in args.recipes]
+    jobs = [(f"full-{r}-s{s}", None, r, s) for r in args.full for s in range(args.seeds)]
+    jobs += [(f"{n}-{r}-s{s}", n, r, s) for n in args.sizes for r in args.recipes for s in range(args.seeds)]
     runs = Path(tempfile.mkdtemp(prefix="small-data-"))
     print(f"{len(jobs)} runs of {args.minutes} min, {args.parallel} at a time, in {runs}", flush=True)
     with ThreadPoolExecutor(args.parallel) as pool:
@@ -89,28 +135,64 @@ def main() -> None:
             train_feats[t["limit"]] = judge.run(data.images)[0]
         gen = load_generator(t["run"])
         fake, logits = judge.run(to_uint8(generate(gen, seeded_z(gen, args.n, 1))))
-        row = {**{k: t[k] for k in ("name", "limit", "recipe", "wall_s")}, "images": t["limit"] or len(full),
+        row = {**{k: t[k] for k in ("name", "limit", "recipe", "seed", "wall_s", "final_p")},
+               "images": t["limit"] or len(full), "minutes": args.minutes,
                "step": gen.step, "fd": frechet.frechet_distance(*frechet.mean_cov(fake), mu_t, sig_t),
                "coverage": frechet.coverage(logits, len(judge.classes)),
                **manifold.precision_recall(f_test, fake), **manifold.copying(fake, held_out, train_feats[t["limit"]])}
         rows.append({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
         print(json.dumps(rows[-1]), flush=True)
+    if args.digits:
+        rows += digits_rows(args.seeds, args.minutes, args.parallel, args.n)
     if args.append and args.out.is_file():
         rows = json.loads(args.out.read_text())["rows"] + rows
     result = {"benchmark": "small_data", "dataset": "fashion-mnist", "resolution": judge.resolution,
               "judge_sha256": judge.sha256, "n": args.n, "minutes": args.minutes, "parallel": args.parallel,
-              "reference": "test split", "rows": rows, "base_args": BASE, "recipes": RECIPES,
+              "reference": "test split", "rows": rows, "summary": summary(rows), "base_args": BASE, "recipes": RECIPES,
               "torch": torch.__version__, "cpu": platform.processor() or platform.machine()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(table(rows))
+    print(summary_table(result["summary"]))
     print(f"wrote {args.out}")
 
 
 def table(rows: list[dict]) -> str:
     head = "| images | recipe | steps | FD | precision | recall | coverage | copy ratio |\n|---|---|---|---|---|---|---|---|"
-    lines = [f"| {r['images']:,} | {r['recipe']} | {r['step']:,} | {r['fd']:.2f} | {r['precision']:.3f} | "
-             f"{r['recall']:.3f} | {r['coverage']:.3f} | {r['copy_ratio']:.2f} |" for r in rows]
+    f = lambda r, k, d: f"{r[k]:.{d}f}" if r.get(k) is not None else "-"  # noqa: E731
+    lines = [f"| {r['images']:,} | {r['recipe']} | {r['step']:,} | {f(r, 'fd', 2)} | {f(r, 'precision', 3)} | "
+             f"{f(r, 'recall', 3)} | {f(r, 'coverage', 3)} | {f(r, 'copy_ratio', 2)} |" for r in rows]
+    return "\n".join([head, *lines])
+
+
+KEYS = ("fd", "precision", "recall", "coverage", "copy_ratio", "final_p")
+
+
+def summary(rows: list[dict]) -> list[dict]:
+    """Mean and standard error over seeds for each (images, recipe, minutes)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["images"], r["recipe"], r.get("minutes")), []).append(r)
+    out = []
+    for (images, recipe, minutes), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][2]), kv[0][1])):
+        cell = {"images": images, "recipe": recipe, "minutes": minutes, "seeds": len(rs)}
+        for k in KEYS:
+            v = [r[k] for r in rs if r.get(k) is not None]
+            if v:
+                m = sum(v) / len(v)
+                se = (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5 / len(v) ** 0.5 if len(v) > 1 else 0.0
+                cell[k] = {"mean": round(m, 4), "se": round(se, 4)}
+        out.append(cell)
+    return out
+
+
+def summary_table(cells: list[dict]) -> str:
+    head = ("| images | minutes | recipe | seeds | FD | precision | recall | coverage | copy ratio | final p |\n"
+            "|---|---|---|---|---|---|---|---|---|---|")
+    fmt = lambda c, k, d: f"{c[k]['mean']:.{d}f} ± {c[k]['se']:.{d}f}" if k in c else "-"  # noqa: E731
+    lines = [f"| {c['images']:,} | {c['minutes']} | {c['recipe']} | {c['seeds']} | {fmt(c, 'fd', 2)} | "
+             f"{fmt(c, 'precision', 3)} | {fmt(c, 'recall', 3)} | {fmt(c, 'coverage', 3)} | "
+             f"{fmt(c, 'copy_ratio', 2)} | {fmt(c, 'final_p', 2)} |" for c in cells]
     return "\n".join([head, *lines])
 
 

@@ -270,7 +270,7 @@ def test_small_data_recipe_applies_only_without_a_preset_and_only_to_unset_keys(
 
     cfg = C.build(None, None, ["train.r1=0.5"], {})
     note = recipes.small_data(cfg, 300)
-    assert note.startswith("300 images (fewer than 10,000) and no preset named: training with the small-data")
+    assert note.startswith(f"300 images (fewer than {recipes.SMALL:,}) and no preset named: training with the small-data")
     for key, value in recipes.SMALL_DATA.items():
         section, name = key.split(".")
         assert getattr(getattr(cfg, section), name) == value
@@ -288,13 +288,14 @@ def test_a_run_without_a_preset_on_few_images_says_it_uses_the_recipe(tmp_path, 
             "data.limit=200", "--batch-size", "32"]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "200 images (fewer than 10,000) and no preset named" in out
+    from ganforge.recipes import SMALL, SMALL_DATA
+
+    assert f"200 images (fewer than {SMALL:,}) and no preset named" in out
     run = next(tmp_path.iterdir())
-    from ganforge.recipes import SMALL_DATA
 
     assert yaml.safe_load((run / "config.yaml").read_text())["train"]["augment"] == SMALL_DATA["train.augment"]
     assert main(["train", *args[1:], "--dry-run"]) == 0
-    assert "# no preset named: if the data has fewer than 10,000 images, training adds" in capsys.readouterr().out
+    assert f"# no preset named: if the data has fewer than {SMALL:,} images, training adds" in capsys.readouterr().out
     assert main(["train", *args[1:], "--preset", "quick", "--dry-run"]) == 0
     assert "no preset named" not in capsys.readouterr().out
 

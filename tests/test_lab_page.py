@@ -97,8 +97,10 @@ def test_the_address_holds_the_setup_and_reopens_it(lab_page, chrome):  # noqa: 
     chrome.get(link)  # the link reopens the same setup
     wait_for(lambda: session.settings.loss == "hinge" and session.settings.dist == "grid", what="the link's setup")
     assert session.settings.noise == "uniform" and session.settings.lr_d == 3e-4
+    chrome.get("about:blank")
     chrome.get(url + "#pack=999&lr_g=0.002")  # a bad value in a link: said beside its control, the rest kept
-    wait_for(lambda: "pack" in chrome.find_element("id", "err-pack").text, what="the bad value beside its control")
+    wait_for(lambda: "pack" in chrome.find_element("id", "err-pack").text, timeout=30, what="the bad value beside its control")
+    assert session.settings.pack == 4 and session.settings.lr_g == 1e-3  # nothing of that link applied
     no_console_errors(chrome)
 
 

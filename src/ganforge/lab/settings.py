@@ -50,7 +50,7 @@ class LabSettings:
     r1: float = 0.0                    # zero-centred gradient penalty on real points (gamma); 0 = off
     spectral_norm: bool = False        # spectral normalisation of D's layers (model lab)
     gp_weight: float = 1.0             # wgan-gp's penalty weight
-    anneal: bool = True                # headless: learning rates fall linearly to 1% over ``steps``
+    anneal: bool = True                # learning rates fall linearly to 1% over ``steps`` (live too), then stay
     sampler: str = "refine"            # how points are drawn from G: plain | rejection | refine | both
     threads: int = 1                   # CPU threads (one is the fastest for networks this small; measured)
     drawn: list | None = None          # the user's points [[x, y], ...]: dist=drawn (clicked) or points (a CSV)

@@ -136,8 +136,8 @@ class LabTrainer:
         onto the modes instead of orbiting them."""
         t = time.perf_counter()
         s = self.s
-        if self.phase == 0 and self.total and s.anneal:
-            f = max(0.01, 1 - self.step / self.total)
+        if self.phase == 0 and s.anneal:
+            f = self.lr_factor()
             for opt, lr in ((self.opt_g, s.lr_g), (self.opt_d, s.lr_d)):
                 for group in opt.param_groups:
                     group["lr"] = lr * f
@@ -152,6 +152,13 @@ class LabTrainer:
             self.step += 1
         self.seconds += time.perf_counter() - t
         return done
+
+    def lr_factor(self) -> float:
+        """What ``anneal`` multiplies the learning rates by now: falling linearly from 1 to 0.01 over the
+        run's ``steps`` (a headless run's length; live, the page's settings), then staying there."""
+        if not self.s.anneal:
+            return 1.0
+        return max(0.01, 1 - self.step / (self.total or self.s.steps))
 
     def train_step(self) -> None:
         """One whole iteration."""
@@ -224,7 +231,7 @@ class LabTrainer:
         return {"step": self.step, "radius": r, "heat": np.round(heat.numpy().astype(np.float64), 3).tolist(),
                 "heat_size": HEAT, **self._shown, "fake": as_lists(fake), "push": as_lists(push),
                 "manifold": as_lists(manifold), "manifold_shape": shape, "noise_extent": self.noise_space.extent(),
-                "phase": self.last_phase,
+                "phase": self.last_phase, "lr_factor": round(self.lr_factor(), 4),
                 "d_loss": _num(self.d_loss), "g_loss": _num(self.g_loss), "seconds": round(self.seconds, 3)}
 
 

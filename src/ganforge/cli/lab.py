@@ -19,7 +19,8 @@ def add_parser(sub) -> None:
     la.add_argument("settings", nargs="*", metavar="KEY=VALUE", help="lab settings, e.g. lr_d=3e-4 pack=1")
     la.add_argument("--dist", help="data: ring, grid, moons, spiral, line, two-clusters, disjoint (default ring); "
                     "see also --points")
-    la.add_argument("--steps", type=int, help=f"training iterations of a headless run (default {STEPS})")
+    la.add_argument("--steps", type=int, help=f"training iterations of a headless run, and the steps over which the learning "
+                    f"rates fall to 1%% on the page (default {STEPS})")
     la.add_argument("--seed", type=int, help="random seed: the same seed gives the same points (default 0)")
     la.add_argument("--points", metavar="CSV", help="train on the points of a CSV file (x,y per line; dist=points)")
     la.add_argument("--model", metavar="FILE", help="open the page on a model saved from the lab (.safetensors)")

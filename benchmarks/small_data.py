@@ -50,14 +50,20 @@ def train(name: str, limit: int | None, recipe: str, seed: int, minutes: float, 
     args = [*BASE, "--minutes", str(minutes), "--name", name, "--runs-dir", str(runs / name), f"train.seed={seed}",
             *(["data.limit=" + str(limit)] if limit else []), *RECIPES[recipe]]
     t0 = time.perf_counter()
+    run, final_p = _train(name, args, runs)
+    return {"name": name, "limit": limit, "recipe": recipe, "seed": seed, "wall_s": round(time.perf_counter() - t0, 1),
+            "run": str(run), "train_args": args, "final_p": final_p}
+
+
+def _train(name: str, args: list[str], runs: Path) -> tuple[Path, float | None]:
+    """``ganforge train ARGS`` in its own process: the run folder and ADA's last p (None without ADA)."""
     p = subprocess.run([sys.executable, "-m", "ganforge", "train", *args], capture_output=True, text=True)
     if p.returncode:
         raise SystemExit(f"{name} failed: {p.stderr.strip()}")
     run = next((runs / name).iterdir())
     p_last = [r["augment_p"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
               if "augment_p" in r]
-    return {"name": name, "limit": limit, "recipe": recipe, "seed": seed, "wall_s": round(time.perf_counter() - t0, 1),
-            "run": str(run), "train_args": args, "final_p": p_last[-1] if p_last else None}
+    return run, p_last[-1] if p_last else None
 
 
 # the bundled digits (1,797 images): ``ganforge train`` as typed (the small-data recipe applies) against
@@ -70,14 +76,8 @@ def train_digits(variant: str, seed: int, minutes: float, runs: Path) -> dict:
     args = ["--minutes", str(minutes), "--steps", "10000000", "--runs-dir", str(runs / name), f"train.seed={seed}",
             "train.sample_every=100000", "train.ckpt_every=100000", "train.log_every=100", "train.threads=1",
             "--device", "cpu", "--quiet", *DIGITS[variant]]
-    p = subprocess.run([sys.executable, "-m", "ganforge", "train", *args], capture_output=True, text=True)
-    if p.returncode:
-        raise SystemExit(f"{name} failed: {p.stderr.strip()}")
-    run = next((runs / name).iterdir())
-    p_last = [r["augment_p"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
-              if "augment_p" in r]
-    return {"name": name, "recipe": variant, "seed": seed, "run": str(run), "train_args": args,
-            "final_p": p_last[-1] if p_last else None}
+    run, final_p = _train(name, args, runs)
+    return {"name": name, "recipe": variant, "seed": seed, "run": str(run), "train_args": args, "final_p": final_p}
 
 
 def digits_rows(seeds: int, minutes: float, parallel: int, n: int) -> list[dict]:

@@ -52,7 +52,9 @@ def run(s: LabSettings, out: Path, say=print) -> dict:
               "history": trainer.history, "settings": s.to_dict()}
     # the pictures are drawn on the other core while the sampler works (torch runs on one thread here)
     title = f"{s.dist}, step {trainer.step}\n{_summary(plain)}"
-    pictures = ThreadPoolExecutor(1).submit(render_all, snapshots + [snapshots[-1]], {len(snapshots): title})
+    painter = ThreadPoolExecutor(1)
+    pictures = painter.submit(render_all, snapshots + [snapshots[-1]], {len(snapshots): title})
+    painter.shutdown(wait=False)  # the worker ends once the pictures are drawn
     points = trainer.samples(SAMPLES, s.seed + 5)
     atomic_write(out / "samples_plain.npy", lambda p: np.save(p, points.numpy().astype(np.float32)))
     final = plain

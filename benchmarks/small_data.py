@@ -40,6 +40,8 @@ RECIPES = {
     "ada-tc": ["train.augment=ada", "train.augment_policy=translation,color"],   # ADA without cutout
     # the same, with p moving at StyleGAN2-ADA's speed (500 kimg for 0 -> 1, not 100)
     "ada-tc-slow": ["train.augment=ada", "train.augment_policy=translation,color", "train.ada_kimg=500"],
+    # p steered by overfitting itself: D on training images against held-out ones (rv), at 100 kimg
+    "ada-rv": ["train.augment=ada", "train.augment_policy=translation,color", "train.ada_signal=rv"],
 }
 BASE = ["--preset", "quick", "--data", "fashion-mnist", "--resolution", "28", "--arch", "dcgan",
         "--steps", "10000000", "train.sample_every=100000", "train.ckpt_every=100000", "train.log_every=100",

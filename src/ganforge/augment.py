@@ -182,41 +182,97 @@ def augment(x: torch.Tensor, policy: list[str], p: float = 1.0) -> torch.Tensor:
 
 class AdaptiveP:
     """ADA's controller: every ``interval`` steps, p moves by (images seen since) / (speed_kimg * 1000)
-    towards more augmentation when E[sign(D(real) - threshold)] is above ``target``, else towards less.
-    ``state_dict`` holds p and the signs gathered since the last move, so resuming is exact."""
+    towards more augmentation when the overfitting signal is above ``target``, else towards less.
 
-    def __init__(self, target: float = 0.6, speed_kimg: float = 100.0, interval: int = 4, p: float = 0.0):
-        self.target, self.speed_kimg, self.interval = target, speed_kimg, interval
-        self.p = p
-        self.sign_sum, self.count, self.images = 0.0, 0, 0
+    Two signals, from Karras et al. 2020 (section 3), both 0 with no overfitting and 1 with complete:
+    ``rt`` = E[sign(D(train) - threshold)], D's confidence on its training images, and ``rv`` =
+    (E[D(train)] - E[D(held out)]) / (E[D(train)] - E[D(generated)]), how much better D scores the
+    images it trains on than real images it has never seen, which needs a held-out slice
+    (``observe_heldout``). ``state_dict`` holds p and what was gathered since the last move, so
+    resuming is exact."""
 
-    def observe(self, real_logits: torch.Tensor, threshold: float = 0.0) -> None:
-        """Gather the signs of D's outputs on (augmented) real images; one sync per ``interval`` steps."""
-        s = torch.sign(real_logits.detach().float() - threshold)
-        self.sign_sum = self.sign_sum + s.sum()   # a tensor on the device until ``update`` reads it
-        self.count += len(s)
+    SUMS = ("sign", "real", "fake", "heldout")  # running sums of D's outputs since the last move
+
+    def __init__(self, target: float = 0.6, speed_kimg: float = 100.0, interval: int = 4, p: float = 0.0,
+                 signal: str = "rt"):
+        if signal not in ("rt", "rv"):
+            raise ValueError(f"unknown ADA signal {signal!r}")
+        self.target, self.speed_kimg, self.interval, self.signal = target, speed_kimg, interval, signal
+        self.p, self.r = p, None  # r: the signal at the last move
+        self._reset()
+
+    def _reset(self) -> None:
+        self.sums = None  # a tensor on the device until ``update`` reads it: no sync per step
+        self.counts = [0, 0, 0]  # real, fake, held-out outputs gathered
+        self.images = 0
+
+    def _add(self, i: int, value: torch.Tensor) -> None:
+        if self.sums is None:
+            self.sums = torch.zeros(len(self.SUMS), device=value.device)
+        elif self.sums.device != value.device:  # resumed: the sums were read back on the CPU
+            self.sums = self.sums.to(value.device)
+        self.sums[i] += value
+
+    def observe(self, real_logits: torch.Tensor, threshold: float = 0.0,
+                fake_logits: torch.Tensor | None = None) -> None:
+        """Gather D's outputs on (augmented) training images, and on generated ones for ``rv``."""
+        r = real_logits.detach().float()
+        self._add(0, torch.sign(r - threshold).sum())
+        self._add(1, r.sum())
+        self.counts[0] += len(r)
+        if fake_logits is not None:
+            self._add(2, fake_logits.detach().float().sum())
+            self.counts[1] += len(fake_logits)
+
+    def observe_heldout(self, logits: torch.Tensor) -> None:
+        """Gather D's outputs on (augmented) held-out real images."""
+        self._add(3, logits.detach().float().sum())
+        self.counts[2] += len(logits)
+
+    def due(self, step: int) -> bool:
+        """Whether ``update(step, ...)`` will move p (held-out images are scored just before)."""
+        return step % self.interval == 0
 
     def update(self, step: int, images: int, world=None, device="cpu") -> None:
         """Called once per training step with the images D saw in it (all ranks); with several processes
-        the signs are summed over them (on ``device``, the one the process group communicates on)."""
+        the sums are added over them (on ``device``, the one the process group communicates on)."""
         self.images += images
-        if step % self.interval or self.count == 0:
+        if not self.due(step) or self.counts[0] == 0:
             return
-        stats = torch.stack([torch.as_tensor(self.sign_sum, dtype=torch.float64).cpu(),
-                             torch.tensor(float(self.count), dtype=torch.float64)])
+        stats = torch.cat([self.sums.double().cpu(), torch.tensor(self.counts, dtype=torch.float64)])
         if world is not None and world.active:
             import torch.distributed as dist
 
             stats = stats.to(device)
             dist.all_reduce(stats)
             stats = stats.cpu()
-        r_t = float(stats[0] / stats[1])
-        step_size = self.images / (self.speed_kimg * 1000)
-        self.p = min(1.0, max(0.0, self.p + (step_size if r_t > self.target else -step_size)))
-        self.sign_sum, self.count, self.images = 0.0, 0, 0
+        r = self._signal(*stats.tolist())
+        if r is not None:
+            self.r = r
+            step_size = self.images / (self.speed_kimg * 1000)
+            self.p = min(1.0, max(0.0, self.p + (step_size if r > self.target else -step_size)))
+        self._reset()
+
+    def _signal(self, sign, real, fake, heldout, n_real, n_fake, n_heldout) -> float | None:
+        if self.signal == "rt":
+            return sign / n_real
+        if not n_fake or not n_heldout:
+            return None
+        m_real, m_fake, m_held = real / n_real, fake / n_fake, heldout / n_heldout
+        gap = m_real - m_fake
+        if gap <= 1e-6:  # D cannot yet tell its training images from generated ones: nothing to overfit
+            return 0.0
+        return (m_real - m_held) / gap
 
     def state_dict(self) -> dict:
-        return {"p": self.p, "sign_sum": float(self.sign_sum), "count": self.count, "images": self.images}
+        sums = self.sums.tolist() if self.sums is not None else [0.0] * len(self.SUMS)
+        return {"p": self.p, "r": self.r, "signal": self.signal, "sums": sums, "counts": list(self.counts),
+                "images": self.images}
 
     def load_state_dict(self, s: dict) -> None:
-        self.p, self.sign_sum, self.count, self.images = s["p"], s["sign_sum"], s["count"], s["images"]
+        self.p, self.images, self.r = s["p"], s["images"], s.get("r")
+        if "sums" in s:
+            sums, self.counts = s["sums"], list(s["counts"])
+        else:  # a checkpoint from before rv: the sign sum and its count only
+            sums, self.counts = [s["sign_sum"], 0.0, 0.0, 0.0], [s["count"], 0, 0]
+        self.sums = torch.tensor(sums, dtype=torch.float32) if any(self.counts) else None

@@ -54,7 +54,10 @@ class TrainConfig:
     augment_policy: str = "translation,cutout,color"  # comma-separated: translation, cutout, color (DiffAugment's);
     # xflip, rotate90, xint, scale, adacolor (StyleGAN2-ADA's; with ada keep p under about 0.8, where they start to leak)
     augment_p: float = 0.0            # ada: the probability p starts at (StyleGAN2-ADA's --p)
-    ada_target: float = 0.6           # ada: target share of real images D scores as real, E[sign(D(x))]
+    ada_signal: str = "rt"            # ada: what steers p: rt (D's confidence on training images, E[sign(D(x))])
+    # | rv (how much better D scores training images than held-out ones: overfitting itself)
+    ada_holdout: float = 0.1          # ada with rv: share of images held out of training to measure it on
+    ada_target: float = 0.6           # ada: the signal's target; above it p rises, below it p falls
     ada_kimg: float = 100.0           # ada: thousands of images for p to move from 0 to 1 at most
     ada_interval: int = 4             # ada: steps between adjustments of p
     batch_size: int = 64              # images per D step (global across processes)

@@ -13,6 +13,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "train.d_update": ("joint", "separate"),
     "train.amp": ("auto", "off", "bf16", "fp16"),
     "train.augment": ("none", "diffaug", "ada"),
+    "train.ada_signal": ("rt", "rv"),
 }
 
 
@@ -92,3 +93,6 @@ def _check_regularisers(t) -> None:
         if not 0 < t.ada_target < 1 or t.ada_kimg <= 0 or t.ada_interval < 1:
             raise GanforgeError("train.ada_target must be in (0, 1), train.ada_kimg > 0 and train.ada_interval "
                                 f">= 1, not {t.ada_target}, {t.ada_kimg} and {t.ada_interval}")
+        if t.ada_signal == "rv" and not 0 < t.ada_holdout <= 0.5:
+            raise GanforgeError(f"train.ada_holdout is the share of images held out for ADA's rv signal, above 0 "
+                                f"and at most 0.5, not {t.ada_holdout}; try train.ada_holdout=0.1")

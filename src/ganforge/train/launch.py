@@ -63,7 +63,7 @@ def start(cfg: C.Config, world: World, device=None, quiet: bool = False, init_fr
     note = recipes.small_data(cfg, len(data))
     trainer = Trainer(cfg, Path("."), data, _device(cfg, world, device), quiet=quiet, world=world)
     trainer.resolution_note = sized  # the run's first line gives it (``describe``)
-    trainer.notes = [note] if note else []  # said after that line, once the settings are known to work
+    trainer.notes = [n for n in (note, trainer.ada and trainer.ada.note) if n]  # said after that line
     if init_from:
         trainer.load_checkpoint(resolve_checkpoint(init_from), full=False)
     if world.main:  # only rank 0 writes the run folder

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ganforge import checkpoint, losses, stats
-from ganforge.augment import AdaptiveP, augment, parse_policy
+from ganforge.augment import augment, parse_policy
 from ganforge.config import Config
 from ganforge.data import ImageData, check_batch
 from ganforge.data.batches import Batches
@@ -33,6 +33,7 @@ from ganforge.models import (
 from ganforge.sampling import generate, sample_z
 from ganforge.threads import CpuShare
 from ganforge.train import distributed, evaluation
+from ganforge.train.ada import Ada
 from ganforge.train.distributed import World
 from ganforge.train.logger import NullLogger, RunLogger
 
@@ -54,6 +55,10 @@ class Trainer:
         if is_conditional(m.arch) and not data.num_classes:
             raise GanforgeError(f"model {m.arch} is label-conditioned but dataset {data.name} has no labels; "
                                 "use a labelled dataset, or data.labels=true for a folder of class subfolders")
+        self.ada = None  # what D sees: augmented reals and fakes alike (diffaug: always; ada: with probability p)
+        if t.augment == "ada":  # with the rv signal, ADA holds some images out of training
+            self.ada = Ada(cfg, data, self.device, self.world.rank)
+            self.data = data = self.ada.data
         check_batch(data, t.batch_size)
         self.local_batch = distributed.check_batch(t.batch_size, self.world)  # this rank's share
         if t.sync_bn and self.world.active and self.device.type != "cuda":
@@ -90,9 +95,7 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.G_raw.parameters(), lr=o.lr_g, **adam)
         self.opt_d = torch.optim.Adam(self.D_raw.parameters(), lr=o.lr_d, **adam)
         self.loss = losses.build(t.loss, t.label_smoothing, t.gp_weight)
-        # what D sees: augmented reals and fakes alike (diffaug: always; ada: each op with probability p)
         self.policy = parse_policy(t.augment_policy) if t.augment != "none" else []
-        self.ada = AdaptiveP(t.ada_target, t.ada_kimg, t.ada_interval, t.augment_p) if t.augment == "ada" else None
         # mixed precision: bf16 where the GPU has it, else fp16 with gradient scaling; off on CPU
         amp = t.amp
         if amp == "auto":
@@ -200,7 +203,7 @@ class Trainer:
             self._d_update(d_loss if r1 is None else d_loss + r1)
         self._last_logits = (real_logits.detach(), fake_logits.detach())
         if self.ada is not None:
-            self.ada.observe(real_logits, 0.5 if self.cfg.train.loss == "lsgan" else 0.0)
+            self.ada.observe(real_logits, fake_logits)
         stats.report("d_loss", d_loss)
         prob = torch.sigmoid if self.loss.probability_outputs else (lambda v: v)
         stats.report("D(x)", prob(real_logits.detach()))
@@ -244,8 +247,7 @@ class Trainer:
             self.d_phase(x, y if self.conditional else None, keep_fake=reuse)
             self.images_seen += len(x) * self.world.size  # global count
             if self.ada is not None:
-                self.ada.update(self.step * t.d_steps + i + 1, len(x) * self.world.size, self.world, self.device)
-                stats.report("augment_p", self.ada.p)
+                self.ada.after_d_step(self, self.step * t.d_steps + i + 1, len(x) * self.world.size)
         for _ in range(t.g_steps):
             self.g_phase(y if self.conditional else None, self._fake if reuse else None)
         self._fake = None

@@ -70,35 +70,38 @@ def _train(name: str, args: list[str], runs: Path) -> tuple[Path, float | None]:
 
 # the bundled digits (1,797 images): ``ganforge train`` as typed (the small-data recipe applies) against
 # the quick preset it otherwise follows, scored by ``ganforge eval``'s digits judge (FD-digits, coverage)
-DIGITS = {"bare (recipe)": [], "quick preset": ["--preset", "quick"]}
+DIGITS = {"bare": [], "quick": ["--preset", "quick"]}
+DIGITS_LABEL = {"bare": "bare (recipe)", "quick": "quick preset"}
 
 
 def train_digits(variant: str, seed: int, minutes: float, runs: Path) -> dict:
-    name = f"digits-{'bare' if not DIGITS[variant] else 'quick'}-s{seed}"
+    name = f"digits-{variant}-{minutes:g}m-s{seed}"
     args = ["--minutes", str(minutes), "--steps", "10000000", "--runs-dir", str(runs / name), f"train.seed={seed}",
             "train.sample_every=100000", "train.ckpt_every=100000", "train.log_every=100", "train.threads=1",
             "--device", "cpu", "--quiet", *DIGITS[variant]]
     run, final_p = _train(name, args, runs)
-    return {"name": name, "recipe": variant, "seed": seed, "run": str(run), "train_args": args, "final_p": final_p}
+    return {"name": name, "dataset": "digits", "recipe": DIGITS_LABEL[variant], "seed": seed, "run": str(run),
+            "train_args": args, "final_p": final_p, "minutes": minutes}
 
 
-def digits_rows(seeds: int, minutes: float, parallel: int, n: int) -> list[dict]:
-    from ganforge.evaluate import score
+def parse_cell(text: str, minutes: float) -> tuple[str, str, float]:
+    """``SIZE:RECIPE[:MINUTES]`` (SIZE a number of images, ``full`` or ``digits``) -> (size, recipe, minutes)."""
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise SystemExit(f"--grid cell {text!r}: write SIZE:RECIPE or SIZE:RECIPE:MINUTES, e.g. 2000:none:10")
+    size, recipe = parts[:2]
+    known = DIGITS if size == "digits" else RECIPES
+    if recipe not in known or not (size in ("full", "digits") or size.isdigit()):
+        raise SystemExit(f"--grid cell {text!r}: size is a number, full or digits; recipes: {', '.join(known)}")
+    return size, recipe, float(parts[2]) if len(parts) == 3 else minutes
 
-    runs = Path(tempfile.mkdtemp(prefix="small-data-digits-"))
-    jobs = [(v, s) for v in DIGITS for s in range(seeds)]
-    with ThreadPoolExecutor(parallel) as pool:
-        trained = list(pool.map(lambda j: train_digits(*j, minutes, runs), jobs))
-    rows = []
-    for t in trained:
-        results = {r.metric: r.value for r in score(t["run"], "fd,coverage", n=n).results}
-        fd = next(v for k, v in results.items() if k.startswith("fd"))
-        row = {"name": t["name"], "images": 1797, "dataset": "digits", "recipe": t["recipe"], "seed": t["seed"],
-               "minutes": minutes, "fd": round(fd, 4), "coverage": round(results["coverage"], 4),
-               "final_p": t["final_p"], "step": load_generator(t["run"]).step}
-        rows.append(row)
-        print(json.dumps(row), flush=True)
-    return rows
+
+def run_job(size: str, recipe: str, minutes: float, seed: int, runs: Path) -> dict:
+    if size == "digits":
+        return train_digits(recipe, seed, minutes, runs)
+    limit = None if size == "full" else int(size)
+    out = train(f"{size}-{recipe}-{minutes:g}m-s{seed}", limit, recipe, seed, minutes, runs)
+    return {**out, "dataset": "fashion-mnist", "minutes": minutes}
 
 
 def main() -> None:
@@ -107,56 +110,82 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[500, 2000])
     ap.add_argument("--recipes", nargs="+", default=list(RECIPES))
     ap.add_argument("--full", nargs="*", default=["none"], help="recipes also run on the full set")
+    ap.add_argument("--digits", action="store_true", help="also the bundled digits: bare train against --preset quick")
+    ap.add_argument("--grid", nargs="+", metavar="SIZE:RECIPE[:MINUTES]",
+                    help="exactly these cells instead of sizes x recipes (e.g. 2000:none:10 full:ada-rv digits:bare)")
     ap.add_argument("-n", type=int, default=5000, help="generated and test images per score")
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--seeds", type=int, default=1, help="training seeds per (size, recipe): train.seed 0..N-1")
-    ap.add_argument("--digits", action="store_true", help="also the bundled digits: bare train against --preset quick")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "small_data.json")
     ap.add_argument("--append", action="store_true", help="add these rows to the rows already in --out")
     args = ap.parse_args()
 
-    judge = load_judge("fashion-mnist")
-    full = load_dataset(DataConfig(name="fashion-mnist", resolution=judge.resolution))
-    test = load_dataset(DataConfig(name="fashion-mnist", resolution=judge.resolution, split="test"))
-    f_test, _ = judge.run(test.images[:args.n])
-    held_out = judge.run(test.images[args.n:2 * args.n])[0]  # other test images: what "new" looks like
-    mu_t, sig_t = frechet.mean_cov(f_test)
-
-    jobs = [(f"full-{r}-s{s}", None, r, s) for r in args.full for s in range(args.seeds)]
-    jobs += [(f"{n}-{r}-s{s}", n, r, s) for n in args.sizes for r in args.recipes for s in range(args.seeds)]
+    if args.grid:
+        cells = [parse_cell(c, args.minutes) for c in args.grid]
+    else:
+        cells = [("full", r, args.minutes) for r in args.full]
+        cells += [(str(n), r, args.minutes) for n in args.sizes for r in args.recipes]
+        cells += [("digits", v, args.minutes) for v in DIGITS] if args.digits else []
+    # the longest runs first, so that runs side by side end together
+    jobs = sorted([(*c, s) for c in cells for s in range(args.seeds)], key=lambda j: -j[2])
     runs = Path(tempfile.mkdtemp(prefix="small-data-"))
-    print(f"{len(jobs)} runs of {args.minutes} min, {args.parallel} at a time, in {runs}", flush=True)
+    print(f"{len(jobs)} runs, {args.parallel} at a time, in {runs}", flush=True)
     with ThreadPoolExecutor(args.parallel) as pool:
-        trained = list(pool.map(lambda j: train(*j, args.minutes, runs), jobs))
-
-    train_feats = {}
-    rows = []
-    for t in trained:
-        if t["limit"] not in train_feats:
-            data = load_dataset(DataConfig(name="fashion-mnist", resolution=judge.resolution, limit=t["limit"]))
-            train_feats[t["limit"]] = judge.run(data.images)[0]
-        gen = load_generator(t["run"])
-        fake, logits = judge.run(to_uint8(generate(gen, seeded_z(gen, args.n, 1))))
-        row = {**{k: t[k] for k in ("name", "limit", "recipe", "seed", "wall_s", "final_p")},
-               "images": t["limit"] or len(full), "minutes": args.minutes,
-               "step": gen.step, "fd": frechet.frechet_distance(*frechet.mean_cov(fake), mu_t, sig_t),
-               "coverage": frechet.coverage(logits, len(judge.classes)),
-               **manifold.precision_recall(f_test, fake), **manifold.copying(fake, held_out, train_feats[t["limit"]])}
-        rows.append({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
-        print(json.dumps(rows[-1]), flush=True)
-    if args.digits:
-        rows += digits_rows(args.seeds, args.minutes, args.parallel, args.n)
+        trained = list(pool.map(lambda j: run_job(*j, runs), jobs))
+    rows = score_fashion([t for t in trained if t["dataset"] == "fashion-mnist"], args.n)
+    rows += score_digits([t for t in trained if t["dataset"] == "digits"], args.n)
     if args.append and args.out.is_file():
         rows = json.loads(args.out.read_text())["rows"] + rows
-    result = {"benchmark": "small_data", "dataset": "fashion-mnist", "resolution": judge.resolution,
-              "judge_sha256": judge.sha256, "n": args.n, "minutes": args.minutes, "parallel": args.parallel,
-              "reference": "test split", "rows": rows, "summary": summary(rows), "base_args": BASE, "recipes": RECIPES,
-              "torch": torch.__version__, "cpu": platform.processor() or platform.machine()}
+    result = {"benchmark": "small_data", "dataset": "fashion-mnist", "resolution": 28, "n": args.n,
+              "parallel": args.parallel, "reference": "test split", "rows": rows, "summary": summary(rows),
+              "base_args": BASE, "recipes": RECIPES, "torch": torch.__version__,
+              "cpu": platform.processor() or platform.machine()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(table(rows))
     print(summary_table(result["summary"]))
     print(f"wrote {args.out}")
+
+
+def score_fashion(trained: list[dict], n: int) -> list[dict]:
+    if not trained:
+        return []
+    judge = load_judge("fashion-mnist")
+    full = load_dataset(DataConfig(name="fashion-mnist", resolution=judge.resolution))
+    test = load_dataset(DataConfig(name="fashion-mnist", resolution=judge.resolution, split="test"))
+    f_test, _ = judge.run(test.images[:n])
+    held_out = judge.run(test.images[n:2 * n])[0]  # other test images: what "new" looks like
+    mu_t, sig_t = frechet.mean_cov(f_test)
+    train_feats, rows = {}, []
+    for t in trained:
+        if t["limit"] not in train_feats:
+            data = load_dataset(DataConfig(name="fashion-mnist", resolution=judge.resolution, limit=t["limit"]))
+            train_feats[t["limit"]] = judge.run(data.images)[0]
+        gen = load_generator(t["run"])
+        fake, logits = judge.run(to_uint8(generate(gen, seeded_z(gen, n, 1))))
+        row = {**{k: t[k] for k in ("name", "limit", "recipe", "seed", "wall_s", "final_p", "minutes")},
+               "images": t["limit"] or len(full), "judge_sha256": judge.sha256,
+               "step": gen.step, "fd": frechet.frechet_distance(*frechet.mean_cov(fake), mu_t, sig_t),
+               "coverage": frechet.coverage(logits, len(judge.classes)),
+               **manifold.precision_recall(f_test, fake), **manifold.copying(fake, held_out, train_feats[t["limit"]])}
+        rows.append({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def score_digits(trained: list[dict], n: int) -> list[dict]:
+    from ganforge.evaluate import score
+
+    rows = []
+    for t in trained:
+        results = {r.metric: r.value for r in score(t["run"], "fd,coverage", n=n).results}
+        fd = next(v for k, v in results.items() if k.startswith("fd"))
+        row = {"name": t["name"], "images": 1797, "dataset": "digits", "recipe": t["recipe"], "seed": t["seed"],
+               "minutes": t["minutes"], "fd": round(fd, 4), "coverage": round(results["coverage"], 4),
+               "final_p": t["final_p"], "step": load_generator(t["run"]).step}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
 
 
 def table(rows: list[dict]) -> str:

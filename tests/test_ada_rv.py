@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from browser import chrome  # noqa: F401 (a fixture)
 from ganforge import augment as A
 from ganforge.data import digits, heldout, load_dataset
 from ganforge.errors import GanforgeError
@@ -15,7 +16,7 @@ from ganforge.errors import GanforgeError
 def test_rv_is_zero_when_held_out_images_score_like_training_ones_and_one_when_like_fakes():
     for held, want in ((2.0, 0.0), (-2.0, 1.0), (0.0, 0.5)):
         ada = A.AdaptiveP(target=0.6, speed_kimg=1, interval=2, signal="rv")
-        for step in (1, 2):
+        for _ in (1, 2):
             ada.observe(torch.full((10,), 2.0), fake_logits=torch.full((10,), -2.0))
         ada.observe_heldout(torch.full((10,), held))
         ada.update(1, 10)
@@ -36,7 +37,7 @@ def test_rv_state_round_trips_mid_interval_and_old_states_still_load():
     b = A.AdaptiveP(speed_kimg=1, interval=4, signal="rv")
     b.load_state_dict(json.loads(json.dumps(a.state_dict())))  # plain numbers, as in a checkpoint
     for x in (a, b):
-        for step in (2, 3, 4):
+        for _ in (2, 3, 4):
             x.observe(torch.tensor([1.5, 2.5]), fake_logits=torch.tensor([-2.0, -1.0]))
         x.observe_heldout(torch.tensor([-1.0, -2.0]))
         x.update(2, 2), x.update(3, 2), x.update(4, 2)
@@ -122,3 +123,70 @@ def test_without_spare_images_the_held_out_slice_is_lent_from_training():
     assert sum(bytes(im.numpy()) in seen for im in held.images) <= 2  # digits has a few duplicate pictures
     with pytest.raises(GanforgeError, match="fewer than the batch size 1000; lower train.ada_holdout"):
         heldout.split(data, cfg, 0.5, 1000)  # 898 left to train on
+
+
+TINY = ["--data", "digits", "--resolution", "16", "model.ngf=8", "model.ndf=8", "model.hidden=32",
+        "model.z_dim=16", "--quiet", "--device", "cpu"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train.augment=ada", "train.ada_signal=rx"], "train.ada_signal must be one of rt, rv, not 'rx'"),
+    (["train.augment=ada", "train.ada_signal=rv", "train.ada_holdout=0.7"], "train.ada_holdout is the share"),
+    (["train.augment=ada", "train.ada_signal=rv", "train.ada_holdout=0.5", "--batch-size", "1000"],
+     "holds out 899 of 1797 images and leaves 898 to train on, fewer than the batch size 1000"),
+    (["train.augment=ada", "train.augment_p=1.5"], "train.augment_p is a probability, from 0 to 1, not 1.5"),
+    (["train.augment=ada", "train.augment_policy=xflip,spin"], "unknown augmentation 'spin'"),
+])
+def test_bad_ada_settings_are_one_line_errors_and_make_no_run_folder(tmp_path, capsys, args, message):
+    from ganforge.cli import main
+
+    code = main(["train", *TINY, "--runs-dir", str(tmp_path / "runs"), "--steps", "2", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1 and err.startswith("error: "), err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.fixture(scope="module")
+def rv_runs(tmp_path_factory):
+    """The same small GAN with ADA steered by rv, on 16 digits (D memorises them) and on all 1,797."""
+    from ganforge.cli import main
+
+    runs = {}
+    for name, extra in (("16", ["data.limit=16"]), ("all", [])):
+        root = tmp_path_factory.mktemp(f"rv-{name}")
+        assert main(["train", *TINY, "--runs-dir", str(root), "--steps", "400", "--batch-size", "16",
+                     "train.augment=ada", "train.ada_signal=rv", "train.ada_kimg=1", "train.log_every=20",
+                     *extra]) == 0
+        runs[name] = next(root.iterdir())
+    return runs
+
+
+def _records(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()
+            if json.loads(line)["kind"] == "train"]
+
+
+def test_in_training_p_rises_on_16_images_and_stays_near_0_on_all_the_digits(rv_runs):
+    over, ok = _records(rv_runs["16"]), _records(rv_runs["all"])
+    assert max(r["augment_p"] for r in over) > 0.1 and max(r["ada_rv"] for r in over) > 0.6
+    assert max(r["augment_p"] for r in ok) < 0.05 and max(r["ada_rv"] for r in ok) < 0.6
+    import yaml
+
+    assert yaml.safe_load((rv_runs["16"] / "config.yaml").read_text())["train"]["ada_signal"] == "rv"
+
+
+def test_the_run_page_draws_p_beside_the_signal_that_moves_it(rv_runs, chrome):  # noqa: F811
+    from browser import console_errors, wait_for
+    from test_faults import serve
+
+    server, url = serve(rv_runs["16"])
+    try:
+        chrome.get(url)
+        wait_for(lambda: chrome.execute_script("return !document.getElementById('s-aug').hidden"),
+                 what="the ADA chart")
+        legend = chrome.find_element("id", "l-aug").text
+        assert "augment_p" in legend and "ada_rv" in legend, legend
+        assert console_errors(chrome) == []
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -55,6 +55,9 @@ def test_a_run_without_a_preset_is_named_for_what_it_trains(tmp_path, capsys):
     text = (run / "config.yaml").read_text()
     cfg = yaml.safe_load(text)
     assert cfg["preset"] is None and text.startswith("# no preset named")
+    from ganforge import recipes
+
+    assert bool(cfg["recipe"]) == (1797 < recipes.SMALL)  # the bundled digits get the small-data recipe only below SMALL
     tag = "-ada" if cfg["recipe"] else ""
     assert run.name == f"00000-digits-dcgan{tag}"
     if cfg["recipe"]:

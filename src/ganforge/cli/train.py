@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from ganforge.cli.common import say
+from ganforge.recipes import SMALL
 
 KEY_VALUES = "overrides"  # where ``key=value`` words anywhere on the line go
 
@@ -40,7 +41,7 @@ def add_parser(sub) -> None:
     tr.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.steps=500 lr_g=1e-4")
     tr.add_argument("--preset", help="named setup (see `ganforge presets`). Without one, a run starts from the "
                     "quick preset's values (DCGAN on the digits, 1,000 steps), a folder trains at its images' own "
-                    "size, and data of fewer than 10,000 images gets the small-data recipe; the run is named "
+                    f"size, and data of fewer than {SMALL:,} images gets the small-data recipe; the run is named "
                     "after its data and model")
     tr.add_argument("--config", help="YAML file with data/model/optim/train sections")
     tr.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")

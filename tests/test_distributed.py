@@ -51,7 +51,22 @@ def assert_same(a, b, init):
             assert (da - db).norm() <= 0.01 * da.norm() + 1e-7, k
 
 
-@pytest.mark.parametrize("arch", ["mlp", "keras-cifar"])
+def without_batchnorm() -> list[str]:
+    """The families whose G and D hold no BatchNorm: several processes reach one process's weights exactly
+    (BatchNorm's statistics are per process without train.sync_bn, which needs CUDA)."""
+    from ganforge.models import build_discriminator, build_generator, model_kwargs
+    from ganforge.models.families import FAMILIES
+
+    class M:
+        z_dim, ngf, ndf, hidden, dropout = 8, 8, 8, 16, 0.0
+
+    kw = model_kwargs(M, 28, 1, 10)
+    bn = torch.nn.modules.batchnorm._BatchNorm
+    return [a for a in FAMILIES if not any(isinstance(m, bn) for net in (build_generator(a, kw),
+                                                                        build_discriminator(a, kw)) for m in net.modules())]
+
+
+@pytest.mark.parametrize("arch", without_batchnorm())
 def test_two_processes_reach_the_weights_of_one(tmp_path, arch):
     args = ["train", *TINY, "--arch", arch, "--steps", "4", "--batch-size", "64"]
     assert main([*args, "--runs-dir", str(tmp_path / "one" / "runs")]) == 0
@@ -105,3 +120,13 @@ def test_more_processes_than_gpus_is_a_one_line_error(monkeypatch, capsys):
                        (["train", "device=cpu", "train.steps=3"], "cpu"), (["train"], "auto")):
         args = build_parser().parse_args(argv)
         assert C.requested_device(args.device, args.overrides, args.config) == want  # what the ranks decide GPUs from, before the group exists
+
+
+def test_several_nodes_with_restarts_on_the_shared_store_are_warned():
+    from ganforge.train.distributed import shared_store_warning
+
+    env = {"GROUP_WORLD_SIZE": "2", "TORCHELASTIC_MAX_RESTARTS": "3"}
+    assert "TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1" in shared_store_warning(env)
+    assert shared_store_warning({**env, "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}) is None
+    assert shared_store_warning({**env, "GROUP_WORLD_SIZE": "1"}) is None       # one node: nothing to rejoin
+    assert shared_store_warning({**env, "TORCHELASTIC_MAX_RESTARTS": "0"}) is None

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 
 from ganforge.cli.common import say
+from ganforge.losses import loss_help
+from ganforge.models.families import arch_help
 from ganforge.recipes import SMALL
 
 KEY_VALUES = "overrides"  # where ``key=value`` words anywhere on the line go
@@ -17,13 +19,13 @@ FLAGS = {
     "data-dir": (str, "folder holding the dataset's files (else $GANFORGE_DATA, the cache, /usr/share/datasets)"),
     "resolution": (int, "side of the square training images in pixels (default: the preset's; a folder: its "
                         "images' own size, up to 256)"),
-    "arch": (str, "model family: dcgan, cdcgan (label-conditioned), mlp, keras-cifar (default dcgan)"),
+    "arch": (str, arch_help()),
     "steps": (int, "training iterations, each d-steps D steps and g-steps G steps (default 1000)"),
     "epochs": (float, "length in passes over the data instead of steps"),
     "batch-size": (int, "images per D step, across all processes (default 64)"),
     "g-steps": (int, "G steps per iteration (default 1; 2 as the TensorFlow DCGAN)"),
     "d-steps": (int, "D steps per iteration (default 1; 5 is usual for wgan-gp)"),
-    "loss": (str, "bce (non-saturating), hinge, wgan-gp or lsgan (default bce)"),
+    "loss": (str, loss_help()),
     "seed": (int, "random seed of weights, noise and batch order (default 0)"),
     "device": (str, "auto, cpu, cuda, cuda:N or mps (default auto: a GPU when there is one)"),
     "name": (str, "run folder name after its number (default: the preset's, or data-arch without one)"),
@@ -47,6 +49,9 @@ def add_parser(sub) -> None:
     tr.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     tr.add_argument("--resume", metavar="RUN", help="continue a run (its folder, or its number under --runs-dir) "
                     "exactly where it stopped")
+    tr.add_argument("--run-dir", metavar="DIR", help="the run's folder: made if missing, resumed from its newest "
+                    "checkpoint if it has one, started from step 0 if not (the same command line serves a first start, "
+                    "a restart and a requeued job)")
     tr.add_argument("--init-from", metavar="CKPT", help="start from these weights (fresh optimizers and counters)")
     tr.add_argument("--quiet", action="store_true", help="no progress output")
     tr.add_argument("--serve", action="store_true", help="serve the live page (as `ganforge serve`) while training")
@@ -83,17 +88,23 @@ def run(args) -> int:
 
 def _train(args, C, flags, world, device, page) -> int:
     from ganforge import recipes
-    from ganforge.train import launch
+    from ganforge.train import launch, restart
     from ganforge.train.loop import Interrupted
 
     def tell(msg):
         say(args, msg)
 
-    if args.resume:
-        run, cfg = launch.resume_config(args.resume, flags, args.overrides)
+    plan = None
+    if not args.resume:
+        cfg = C.build(args.preset, args.config, args.overrides, flags)
+        plan = restart.plan(args.run_dir, cfg.train.runs_dir)
+    if args.resume or plan.action == "resume":
+        run, cfg = launch.resume_config(args.resume or plan.run, flags, args.overrides)
         if args.dry_run:
             print(C.to_yaml(cfg), end="")
             return 0
+        if plan is not None and world.main:
+            tell(plan.why)
         trainer = launch.resume(run, cfg, world, device, quiet=args.quiet, say=tell)
         if trainer.step >= trainer.total_steps:
             print(f"run {run} already reached step {trainer.step} of {trainer.total_steps}; "
@@ -101,12 +112,13 @@ def _train(args, C, flags, world, device, page) -> int:
             return 0
         tell(f"resuming {run} at step {trainer.step} of {trainer.total_steps}")
     else:
-        cfg = C.build(args.preset, args.config, args.overrides, flags)
         if args.dry_run:
             notes = [n for n in (recipes.folder_resolution(cfg), recipes.dry_run_note(cfg)) if n]
             print(C.to_yaml(cfg) + "".join(("" if n.startswith("#") else "# ") + n + "\n" for n in notes), end="")
             return 0
-        trainer = launch.start(cfg, world, device, quiet=args.quiet, init_from=args.init_from)
+        if plan.why and world.main:
+            tell(plan.why)
+        trainer = launch.start(cfg, world, device, quiet=args.quiet, init_from=args.init_from, run_dir=plan.run)
         run = trainer.run
         if world.main:
             for line in [launch.describe(trainer), *trainer.notes]:
@@ -118,7 +130,7 @@ def _train(args, C, flags, world, device, page) -> int:
     except Interrupted as err:
         if world.main:
             print(str(err), file=sys.stderr)
-        return 130
+        return err.exit_code
     tell(f"done: step {trainer.step}; samples in {run / 'samples'}; checkpoint {last}\n"
          f"generate with: ganforge generate {run} --grid samples.png")
     return 0

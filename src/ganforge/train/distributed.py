@@ -10,6 +10,7 @@ alternating updates; only rank 0 writes the run folder.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -47,12 +48,78 @@ def setup(device_name: str) -> tuple[World, str]:
             raise GanforgeError(f"torchrun started {per_node} processes on this machine but {gpus} GPU"
                                 f"{'s are' if gpus != 1 else ' is'} visible; use --nproc-per-node {gpus} "
                                 "(one process per GPU), or train.device=cpu to train on CPU processes")
+    if rank == 0 and (msg := shared_store_warning(os.environ)):
+        print(msg, file=sys.stderr)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
+        backend = "nccl" if use_cuda else "gloo"
+        if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":
+            dist.init_process_group(backend, store=own_store(rank, size), rank=rank, world_size=size)
+        else:
+            dist.init_process_group(backend)
     if use_cuda:
         torch.cuda.set_device(local)
         return World(rank, size, local), f"cuda:{local}"
     return World(rank, size, local), "cpu" if device_name == "auto" else device_name
+
+
+def shared_store_warning(env) -> str | None:
+    """A warning for several nodes with restarts on torchrun's shared store, which cannot survive a lost node.
+
+    With its default shared store, torchrun's agent on the rendezvous host keeps the first round's master
+    address and never writes it for a later round, so a node started again after dying waits for it until
+    the rendezvous times out. ``TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1`` in every agent's environment gives
+    each round a store of its own."""
+    nodes = int(env.get("GROUP_WORLD_SIZE", "1") or 1)
+    restarts = int(env.get("TORCHELASTIC_MAX_RESTARTS", "0") or 0)
+    if nodes > 1 and restarts > 0 and env.get("TORCH_DISABLE_SHARE_RDZV_TCP_STORE") != "1":
+        return (f"warning: {nodes} nodes with --max-restarts={restarts}: a node started again after it died "
+                "cannot rejoin torchrun's shared store; export TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 on every "
+                "node before torchrun")
+    return None
+
+
+STORE_KEY = "ganforge/store"  # in torchrun's store: the port of this round's own store, set by rank 0
+
+
+def own_store(rank: int, size: int, timeout: float = 900.0):
+    """A store that starts empty in every round of workers torchrun starts.
+
+    torchrun's agent keeps one store for all the rounds of workers it starts (first start and every restart
+    after a failure), and this torch gives workers no per-round prefix in it: workers of a restarted round
+    can read the addresses the dead round's workers left there, and then fail to connect or wait forever.
+    So rank 0 hosts a store of its own on a free port and leaves its port in the agent's store; the other
+    ranks read it and connect, reading again while what they read is a dead round's port."""
+    from datetime import timedelta
+
+    addr, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+    agent = dist.TCPStore(addr, port, size, is_master=False, timeout=timedelta(seconds=timeout))
+    if rank == 0:
+        own = dist.TCPStore(addr, 0, size, is_master=True, timeout=timedelta(seconds=timeout), wait_for_workers=False)
+        agent.set(STORE_KEY, str(own.port))
+        return own
+    deadline = time.monotonic() + timeout
+    while True:
+        port = int(agent.get(STORE_KEY))  # waits for rank 0 of some round to have set it
+        try:
+            if _listening(addr, port):  # a dead round's port refuses at once: read again
+                return dist.TCPStore(addr, port, size, is_master=False, timeout=timedelta(seconds=30))
+        except (RuntimeError, ValueError):  # a port that closed between the two
+            pass
+        if time.monotonic() > deadline:
+            raise GanforgeError(f"rank {rank} found no store of rank 0's in {timeout:.0f} s; is rank 0 running?")
+        time.sleep(0.2)
+
+
+def _listening(addr: str, port: int) -> bool:
+    """Whether something accepts connections on ``addr:port`` (a quiet check: TCPStore's own client logs
+    every refused try)."""
+    import socket
+
+    try:
+        with socket.create_connection((addr, port), timeout=2.0):
+            return True
+    except OSError:
+        return False
 
 
 def check_batch(batch_size: int, world: World) -> int:

@@ -14,9 +14,10 @@ from ganforge.data import load_dataset
 from ganforge.device import resolve_device
 from ganforge.errors import GanforgeError
 from ganforge.files import stale_temps
+from ganforge.train import restart
 from ganforge.train.distributed import World
 from ganforge.train.loop import Trainer
-from ganforge.train.run_dir import find_run, new_run, resolve_checkpoint, write_config
+from ganforge.train.run_dir import find_run, make_run, new_run, resolve_checkpoint, write_config
 
 
 def _device(cfg: C.Config, world: World, device):
@@ -56,8 +57,11 @@ def resume(run: Path, cfg: C.Config, world: World, device=None, quiet: bool = Fa
     return trainer
 
 
-def start(cfg: C.Config, world: World, device=None, quiet: bool = False, init_from: str | None = None) -> Trainer:
-    """A trainer for a new run, its run folder made (by rank 0) once the settings are known to work."""
+def start(cfg: C.Config, world: World, device=None, quiet: bool = False, init_from: str | None = None,
+          run_dir: Path | None = None) -> Trainer:
+    """A trainer for a new run, its run folder made (by rank 0) once the settings are known to work: a numbered
+    one under ``train.runs_dir``, or ``run_dir`` (made if missing; a folder whose run never reached a checkpoint
+    starts again). Under torchrun the folder records the job's id, so a restart finds it (``restart``)."""
     sized = recipes.folder_resolution(cfg)
     data = load_dataset(cfg.data)
     note = recipes.small_data(cfg, len(data))
@@ -67,8 +71,11 @@ def start(cfg: C.Config, world: World, device=None, quiet: bool = False, init_fr
     if init_from:
         trainer.load_checkpoint(resolve_checkpoint(init_from), full=False)
     if world.main:  # only rank 0 writes the run folder
-        trainer.run = new_run(cfg.train.runs_dir, cfg.train.name or recipes.run_name(cfg))
+        trainer.run = make_run(run_dir) if run_dir else new_run(cfg.train.runs_dir, cfg.train.name or recipes.run_name(cfg))
+        for p in stale_temps(trainer.run):  # an earlier start's cut writes
+            p.unlink(missing_ok=True)
         write_config(trainer.run, cfg)
+        restart.mark(trainer.run, restart.elastic_id())
     return trainer
 
 

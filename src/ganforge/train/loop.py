@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import math
-import signal
 import time
 from pathlib import Path
 
@@ -36,10 +35,16 @@ from ganforge.train import distributed, evaluation
 from ganforge.train.ada import Ada
 from ganforge.train.distributed import World
 from ganforge.train.logger import NullLogger, RunLogger
+from ganforge.train.signals import STOPPING, StopSignals, code_for
 
 
 class Interrupted(Exception):
-    """Ctrl-C: a checkpoint was saved; the message says how to resume."""
+    """Ctrl-C, SIGTERM or SIGUSR1: a checkpoint was saved; the message says how to resume, ``exit_code``
+    is the signal's (``signals.EXIT_CODES``)."""
+
+    def __init__(self, message: str, exit_code: int = 130):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class Trainer:
@@ -336,10 +341,6 @@ class Trainer:
         return imgs
 
     # ---- the loop -----------------------------------------------------------------------------
-    def _on_sigint(self, signum, frame):
-        if self._stop:  # second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        self._stop = True
 
     def _cpu_share(self) -> CpuShare | None:
         """On a CPU with no ``train.threads`` set: threads that follow what other programs leave free."""
@@ -353,8 +354,8 @@ class Trainer:
         main = self.world.main
         if logger is None:
             logger = RunLogger(self.run, self.total_steps, self.step, quiet=self.quiet) if main else NullLogger()
-        old = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
-        last_ckpt = None
+        stop = self.signals = StopSignals().__enter__()
+        last_ckpt, signum = None, 0
         epoch_steps = max(1, round(self.steps_per_epoch * t.eval_every_epochs)) if t.eval_every_epochs else 0
         deadline = time.monotonic() + t.minutes * 60 if t.minutes else math.inf
         share = self._cpu_share()
@@ -366,9 +367,11 @@ class Trainer:
                     torch.set_num_threads(n)
                     logger.say(share.message())
                 over = time.monotonic() > deadline
-                if self.world.active:  # every rank stops at the same step (Ctrl-C, time limit)
-                    flags = distributed.any_true(torch.tensor([int(self._stop), int(over)]), self.world)
-                    self._stop, over = bool(flags[0]), bool(flags[1])
+                signum = int(stop.received or 0)
+                if self.world.active:  # every rank stops at the same step (a signal, the time limit)
+                    flags = distributed.any_true(torch.tensor([signum, int(over)]), self.world)
+                    signum, over = int(flags[0]), bool(flags[1])
+                self._stop = signum > 0
                 last = self.step == self.total_steps or over
                 if self.step % t.log_every == 0 or last:
                     self.check_finite()
@@ -386,19 +389,18 @@ class Trainer:
                     logger.say(f"time limit of {t.minutes} minutes reached at step {self.step}")
                     break
             if self._stop:
-                stats.flush()
+                if self.step % t.log_every:  # the steps since the last record are logged, not dropped
+                    self.check_finite()
+                    logger.log(self.step, self.epoch, self.images_seen, stats.flush())
                 last_ckpt = self.save_checkpoint()
-                raise Interrupted(f"interrupted at step {self.step}; checkpoint {last_ckpt} saved; "
-                                  f"continue with: ganforge train --resume {self.run}")
+                said = STOPPING.get(signum, "a stop request") if signum else "a stop request"
+                raise Interrupted(f"stopped by {said} at step {self.step}; checkpoint {last_ckpt} saved; "
+                                  f"continue with: ganforge train --resume {self.run}", code_for(signum))
         finally:
-            if old is not None:
-                signal.signal(signal.SIGINT, old)
+            stop.__exit__()
             if share is not None:
                 torch.set_num_threads(share.most)
             logger.close()
         return last_ckpt or checkpoint.latest(self.run / "checkpoints")
 
-def _main_thread() -> bool:
-    import threading
 
-    return threading.current_thread() is threading.main_thread()

@@ -31,6 +31,17 @@ def new_run(runs_dir: str | Path, name: str) -> Path:
     return path
 
 
+def make_run(path: Path) -> Path:
+    """The run folder ``path`` with its samples/ and checkpoints/, made if missing (``--run-dir``)."""
+    path = Path(path)
+    for p in (path, path / "samples", path / "checkpoints"):
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise GanforgeError(f"cannot make the run folder {path}: {err.strerror}; pass another --run-dir") from None
+    return path
+
+
 def is_run(path: Path) -> bool:
     return (path / "config.yaml").is_file() and (path / "checkpoints").is_dir()
 

@@ -7,18 +7,16 @@ import torch
 
 from ganforge.cli import main
 from ganforge.generate import load_generator
+from ganforge.models.families import FAMILIES
 from ganforge.sampling import generate, seeded_z
 
 TINY = ["--quiet", "--device", "cpu", "--data", "digits", "--steps", "2", "--batch-size", "16", "model.z_dim=16",
         "model.ngf=8", "model.ndf=8", "model.hidden=32", "train.ema=0.9"]
-ARCHS = {
-    "mlp-28": ["--arch", "mlp", "--resolution", "28"],
-    "dcgan-28": ["--arch", "dcgan", "--resolution", "28"],
-    "dcgan-32": ["--arch", "dcgan", "--resolution", "32"],
-    "dcgan-64": ["--arch", "dcgan", "--resolution", "64"],
-    "cdcgan-28": ["--arch", "cdcgan", "--resolution", "28"],
-    "keras-cifar-32-rgb": ["--arch", "keras-cifar", "--resolution", "32", "data.channels=3"],
-}
+# every family of the registry, grey at 28 px and colour at 32 px (a family added to it is exported here
+# unasked), and the 64 px DCGAN of the PyTorch program
+ARCHS = {**{f"{arch}-{r}{'-rgb' if c == 3 else ''}": ["--arch", arch, "--resolution", str(r), f"data.channels={c}"]
+            for arch in FAMILIES for r, c in ((28, 1), (32, 3))},
+         "dcgan-64": ["--arch", "dcgan", "--resolution", "64"]}
 FORMATS = ["onnx", "torchscript"]
 
 

@@ -121,3 +121,15 @@ def test_sampling_batch_keeps_activations_cache_sized_on_a_cpu():
     assert sampling_batch(28, 28, cpu) == 256 and sampling_batch(32, 32, cpu) == 256
     assert sampling_batch(256, 256, cpu) == 16
     assert sampling_batch(64, 64, torch.device("cuda")) == 256
+
+
+def test_train_help_lists_every_family_and_loss_of_the_registries(capsys):
+    from ganforge.cli import main
+    from ganforge.losses import LOSSES
+    from ganforge.models.families import FAMILIES
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())   # argparse wraps its lines
+    for name in [*FAMILIES, *LOSSES]:
+        assert f"{name} (" in text or f"{name}," in text or f"{name};" in text, name

@@ -12,6 +12,7 @@ from ganforge.cli import main
 from ganforge.data.subset import pick
 from ganforge.errors import GanforgeError
 from ganforge.models import add_spectral_norm, build_discriminator, model_kwargs
+from ganforge.models.families import FAMILIES
 
 TINY = ["--data", "digits", "--resolution", "16", "model.ngf=8", "model.ndf=8", "model.hidden=32",
         "model.z_dim=16", "--quiet", "--device", "cpu"]
@@ -169,7 +170,7 @@ class _Cfg:
     z_dim, ngf, ndf, hidden, dropout = 16, 8, 8, 32, 0.0
 
 
-@pytest.mark.parametrize("arch", ["mlp", "dcgan", "cdcgan", "keras-cifar"])
+@pytest.mark.parametrize("arch", list(FAMILIES))
 def test_spectral_norm_bounds_every_layer_of_d(arch):
     kw = model_kwargs(_Cfg, 16, 1, 10)
     D = build_discriminator(arch, kw, spectral_norm=True)

@@ -25,11 +25,11 @@ from ganforge.presets import PRESETS
 
 @dataclass
 class ModelConfig:
-    arch: str = "dcgan"               # mlp | dcgan | cdcgan | keras-cifar
+    arch: str = "dcgan"               # a model family of ganforge.models.families.FAMILIES
     z_dim: int = 100                  # latent size
     z_dist: str = "normal"            # normal (N(0, 1)) | uniform (U[-1, 1])
-    ngf: int = 64                     # G width: channels of the last hidden layer (dcgan, cdcgan)
-    ndf: int = 64                     # D width: channels of the first layer (dcgan, cdcgan)
+    ngf: int = 64                     # G width: channels of the last hidden layer (the DCGAN families)
+    ndf: int = 64                     # D width: channels of the first layer (the DCGAN families)
     hidden: int = 256                 # mlp: first hidden width; cdcgan: fully connected width
     dropout: float = 0.0              # D dropout probability (mlp, keras-cifar)
     spectral_norm: bool = False       # spectral normalisation of D's convolutional and linear layers

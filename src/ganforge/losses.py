@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 class Loss:
     name = ""
+    about = ""                   # a few words for --loss's help
     probability_outputs = False  # whether sigmoid(D) reads as "probability real"
 
     def __init__(self, label_smoothing: float = 0.0, gp_weight: float = 10.0):
@@ -36,7 +37,7 @@ class NonSaturatingBCE(Loss):
     """The classic: sigmoid cross-entropy on logits; G maximises log D(G(z)).
     With one-sided label smoothing the real target is 1 - s (fake stays 0)."""
 
-    name, probability_outputs = "bce", True
+    name, probability_outputs, about = "bce", True, "non-saturating"
 
     def d_real(self, logits):
         t = self.real_target  # BCE(l, t) = t * softplus(-l) + (1 - t) * softplus(l)
@@ -108,6 +109,12 @@ def r1_penalty(D, real: torch.Tensor, y=None, gamma: float = 1.0) -> torch.Tenso
 
 
 LOSSES = {cls.name: cls for cls in (NonSaturatingBCE, Hinge, WGANGP, LeastSquares)}
+
+
+def loss_help() -> str:
+    """``--loss``'s help, from the registry."""
+    names = ", ".join(f"{n} ({c.about})" if c.about else n for n, c in LOSSES.items())
+    return f"GAN loss: {names}; default bce"
 
 
 def build(name: str, label_smoothing: float = 0.0, gp_weight: float = 10.0) -> Loss:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 
 def add_parser(sub) -> None:
+    from ganforge.metrics.names import INCEPTION_METRICS, JUDGE_METRICS
+
     ev = sub.add_parser("eval", help="score samples: FD-<judge>, coverage, class accuracy, FID, KID, IS, P/R",
-                        description="Score a run, a checkpoint, or a folder of images. Judge metrics: fd, "
-                                    "coverage, class-acc. Inception metrics: fid, kid, is, pr.")
+                        description="Score a run, a checkpoint, or a folder of images. Judge metrics: "
+                                    f"{', '.join(JUDGE_METRICS)}. Inception metrics: {', '.join(INCEPTION_METRICS)}.")
     ev.add_argument("source", metavar="RUN_CHECKPOINT_OR_FOLDER", help="a run folder, its number under --runs-dir, "
                     "a .safetensors checkpoint, or a folder of images")
     ev.add_argument("--metrics", help="comma-separated (default: fd,coverage[,class-acc] where a judge exists, else fid)")

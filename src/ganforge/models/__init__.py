@@ -6,25 +6,24 @@ A network is rebuilt from ``(arch, kwargs)`` alone: checkpoints store exactly th
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import torch.nn as nn
 
-from ganforge.models import conditional, dcgan, keras_cifar, mlp
+from ganforge.models.families import FAMILIES
 
-ARCHS = {
-    "mlp": (mlp.Generator, mlp.Discriminator, False),
-    "dcgan": (dcgan.Generator, dcgan.Discriminator, False),
-    "cdcgan": (conditional.Generator, conditional.Discriminator, True),
-    "keras-cifar": (keras_cifar.Generator, keras_cifar.Discriminator, False),
-}
+# name -> (Generator class, Discriminator class, conditional), from the one list in ``families``
+ARCHS = {name: (m.Generator, m.Discriminator, f.conditional)
+         for name, f in FAMILIES.items() for m in [import_module(f"ganforge.models.{f.module}")]}
 
 
 def is_conditional(arch: str) -> bool:
-    return ARCHS[arch][2]
+    return FAMILIES[arch].conditional
 
 
 def has_convolutions(arch: str) -> bool:
     """Convolutional families run faster in channels_last (oneDNN on CPUs, cuDNN on GPUs)."""
-    return arch != "mlp"
+    return FAMILIES[arch].convolutional
 
 
 def model_kwargs(model_cfg, resolution: int, channels: int, num_classes: int) -> dict:

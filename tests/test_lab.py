@@ -93,7 +93,7 @@ def test_every_distribution_samples_what_it_claims():
 @pytest.mark.parametrize("changes,field", [({"dist": "nope"}, "dist"), ({"lr_d": "0"}, "lr_d"),
                                            ({"lr_g": -1}, "lr_g"), ({"layers": 0}, "layers"),
                                            ({"dist": "drawn", "drawn": [[0, 0]]}, "drawn"),
-                                           ({"pack": 3}, "pack"), ({"z_dim": 3}, "z_dim"), ({"lr": 1}, "lr"),
+                                           ({"pack": 5}, "pack"), ({"z_dim": 3}, "z_dim"), ({"lr": 1}, "lr"),
                                            ({"neurons": "many"}, "neurons")])
 def test_bad_settings_name_their_field(changes, field):
     with pytest.raises(SettingError) as e:

@@ -112,7 +112,8 @@ def test_points_and_models_load_from_the_page(lab_page, chrome, tmp_path):  # no
     good.write_text("x,y\n" + "\n".join(f"{i % 7 - 3},{i // 7 - 3}" for i in range(49)) + "\n")
     chrome.find_element("id", "load-points").send_keys(str(good))
     wait_for(lambda: session.settings.dist == "points", what="training on the file's points")
-    assert chrome.find_element("id", "points-note").text == "read 49 points" and session.trainer.step == 0
+    wait_for(lambda: chrome.find_element("id", "points-note").text == "read 49 points", what="what was read")
+    assert session.trainer.step == 0
     bad = tmp_path / "bad.csv"
     bad.write_text("1,2\n3,oops\n5,6\n")
     chrome.find_element("id", "load-points").send_keys(str(bad))

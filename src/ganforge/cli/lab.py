@@ -79,11 +79,14 @@ def run(args) -> int:
         if trainer is not None:
             raise GanforgeError("--model opens the page on a saved model; drop --headless (or --model)")
 
+        from ganforge.train.signals import StopSignals
+
         out = Path(args.out)
         if out.exists() and not out.is_dir():
             raise GanforgeError(f"--out {out} is a file; pass a folder")
-        run_headless(settings, out)
-        return 0
+        with StopSignals() as stop:  # SIGTERM, SIGUSR1, Ctrl-C: the files of the step reached, then its exit code
+            run_headless(settings, out, stop=stop)
+        return stop.exit_code if stop.received else 0
     from ganforge.lab.server import make_lab_server
     from ganforge.lab.session import LabSession
     from ganforge.web.httpbase import serve_until_interrupted

@@ -66,9 +66,25 @@ def check_drawn(points, max_points: int = 100_000, max_coord: float = 1e6) -> to
     return torch.tensor(points, dtype=torch.float32).reshape(-1, 2)
 
 
-def modes(name: str) -> tuple[torch.Tensor | None, float]:
+MAX_MODES = 1000  # a drawn or CSV set of at most this many separate points is scored by its modes
+
+
+def modes(name: str, drawn=None) -> tuple[torch.Tensor | None, float]:
+    """The modes (k, 2) and their standard deviation, or None where they are not known. A drawn or CSV set
+    of separate points (each more than 6 standard deviations from every other: no two overlap within the
+    3 standard deviations the mode measures count) is a mixture of known modes like the ring and the grid."""
     _, fn, std, _ = DISTS[name]
-    return (fn() if fn else None), std
+    if fn is not None:
+        return fn(), std
+    if name not in ("drawn", "points") or drawn is None:
+        return None, std
+    pts = torch.unique(torch.as_tensor(drawn, dtype=torch.float32).reshape(-1, 2), dim=0)
+    if name == "points":
+        std = 0.01 * points_radius(pts)
+    if not 2 <= len(pts) <= MAX_MODES:
+        return None, std
+    apart = (torch.cdist(pts, pts) + torch.eye(len(pts)) * 1e30).min()
+    return (pts if apart > 6 * std else None), std
 
 
 def view_radius(name: str, drawn=None) -> float:
@@ -110,7 +126,8 @@ def sample(name: str, n: int, generator: torch.Generator | None = None, drawn=No
     if name == "disjoint":
         centers = torch.tensor([[-2.0, -2.0], [-1.6, -2.0], [2.0, 2.0], [2.0, -1.0]])
         return centers[torch.randint(0, 4, (n,), generator=g)] + std * noise(n, 2)
-    pts = check_drawn(drawn, MAX_POINTS)  # "drawn" or "points"
+    # "drawn" or "points": a tensor was checked when it was made (a trainer keeps one), a list is checked now
+    pts = drawn if isinstance(drawn, torch.Tensor) else check_drawn(drawn, MAX_POINTS)
     if name == "points":
         std = 0.01 * points_radius(pts)
     return pts[torch.randint(0, len(pts), (n,), generator=g)] + std * noise(n, 2)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from ganforge.files import atomic_write
 from ganforge.lab.modelfile import to_bytes
-from ganforge.lab.picture import render_all, with_key
+from ganforge.lab.picture import Background, with_key
 from ganforge.lab.samplers import CALIBRATE_STEPS, calibrate, draw
 from ganforge.lab.settings import LabSettings, validate
 from ganforge.lab.trainer import MODE_POINTS, LabTrainer
@@ -28,21 +27,24 @@ SAMPLES = 10_000
 GIF_FRAMES = 24
 
 
-def run(s: LabSettings, out: Path, say=print) -> dict:
-    """Train ``s.steps`` iterations (or until ``s.seconds`` of training), draw with ``s.sampler`` and write
-    the files; returns the final measures of the points written."""
+def run(s: LabSettings, out: Path, say=print, stop=None) -> dict:
+    """Train ``s.steps`` iterations (or until ``s.seconds`` of training, or until ``stop`` (a
+    ``train.signals.StopSignals``) has received SIGTERM, SIGUSR1 or Ctrl-C), draw with ``s.sampler`` and write
+    the files of the step reached; returns the final measures of the points written."""
     validate(s)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     trainer = LabTrainer(s)
     trainer.total = s.steps
-    snapshots = [trainer.frame()]
+    pictures = Background()  # the GIF's frames are painted on the other core while training goes on
+    pictures.add(trainer.frame())
     trainer.record()
     for _ in range(s.steps):
         trainer.train_step()
-        over = s.seconds is not None and trainer.seconds >= s.seconds
+        over = (s.seconds is not None and trainer.seconds >= s.seconds) or bool(stop and stop.received)
         if trainer.step * GIF_FRAMES // s.steps > (trainer.step - 1) * GIF_FRAMES // s.steps or over:
-            snapshots.append(trainer.frame())
+            last = trainer.frame()
+            pictures.add(last)
         if trainer.step % max(1, s.steps // 20) == 0 or trainer.step == s.steps or over:
             trainer.record()
         if over:
@@ -50,11 +52,10 @@ def run(s: LabSettings, out: Path, say=print) -> dict:
     plain = trainer.history[-1]
     result = {"dist": s.dist, "steps": trainer.step, "seconds": round(trainer.seconds, 2), "final": plain,
               "history": trainer.history, "settings": s.to_dict()}
-    # the pictures are drawn on the other core while the sampler works (torch runs on one thread here)
-    title = f"{s.dist}, step {trainer.step}\n{_summary(plain)}"
-    painter = ThreadPoolExecutor(1)
-    pictures = painter.submit(render_all, snapshots + [snapshots[-1]], {len(snapshots): title})
-    painter.shutdown(wait=False)  # the worker ends once the pictures are drawn
+    if stop and stop.received:
+        result["stopped_by"] = stop.name
+        say(f"{stop.name}: training stopped at step {trainer.step} of {s.steps}; writing what it reached")
+    pictures.add(last, f"{s.dist}, step {trainer.step}\n{_summary(plain)}")  # the last frame, titled: final.png
     points = trainer.samples(SAMPLES, s.seed + 5)
     atomic_write(out / "samples_plain.npy", lambda p: np.save(p, points.numpy().astype(np.float32)))
     final = plain
@@ -71,7 +72,7 @@ def run(s: LabSettings, out: Path, say=print) -> dict:
     atomic_write(out / "samples.npy", lambda p: np.save(p, points.numpy().astype(np.float32)))
     atomic_write(out / "metrics.json", lambda p: p.write_text(json.dumps(finite(result), indent=1) + "\n"))
     line = _summary(final) + (f" with the {s.sampler} sampler (G alone: {_summary(plain)})" if s.sampler != "plain" else "")
-    *images, last = pictures.result()
+    *images, last = pictures.images()
     atomic_write(out / "final.png", lambda p: with_key(last, p))
     atomic_write(out / "evolution.gif", lambda p: with_key(images[0], p, format="GIF", save_all=True,
                                                            append_images=images[1:], duration=150, loop=0))
@@ -81,9 +82,10 @@ def run(s: LabSettings, out: Path, say=print) -> dict:
 
 
 def _summary(m: dict) -> str:
+    pr = f"precision {m['precision']:.2f}, recall {m['recall']:.2f}"
     if "modes" in m:
         return (f"modes {m['modes']}/{m['num_modes']}, high quality {m['high_quality']:.1%}, "
-                f"reverse KL {m['reverse_kl']:.3f}")
-    return f"grid KL {m['kl']:.3f}, JS {m['js']:.3f}"
+                f"reverse KL {m['reverse_kl']:.3f}, {pr}")
+    return f"{pr}, grid KL {m['kl']:.3f}"
 
 

@@ -29,6 +29,33 @@ def mode_metrics(points: torch.Tensor, centers: torch.Tensor, std: float) -> dic
             "reverse_kl": rkl}
 
 
+NEIGHBOURS = 5  # k of the k-nearest-neighbour balls: real points against real ones score about 0.99 at 2,500
+
+
+def real_radii(real: torch.Tensor, k: int = NEIGHBOURS) -> torch.Tensor:
+    """Each real point's distance to its k-th nearest other real point (n,): the balls of ``precision_recall``."""
+    real = real.float()
+    return torch.cdist(real, real).topk(k + 1, dim=1, largest=False).values[:, k]  # the 1st is the point itself
+
+
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = NEIGHBOURS,
+                     radius: torch.Tensor | None = None) -> dict:
+    """Precision and recall in the plane, both on balls around the real points reaching their k-th nearest
+    real neighbour (so a ball's size follows the data's own spacing, and any data, any scale, scores alike):
+
+    - precision (Kynkaanniemi et al. 2019): the share of generated points inside at least one ball;
+    - recall (Naeem et al. 2020's coverage): the share of real points whose own ball holds a generated point.
+
+    Kynkaanniemi's recall draws its balls around the generated points instead, and a few generated points
+    scattered over empty space then make balls wide enough to cover everything: uniform noise on the 7 x 7
+    grid, 80% of its points off every mode, scored 0.94. Two draws of the same data score about 0.99 on
+    both (``tests/test_lab_measures.py``). ``radius``: ``real_radii(real, k)`` when already known."""
+    real, fake = real.float(), fake.float()
+    radius = real_radii(real, k) if radius is None else radius          # (n_real,)
+    inside = torch.cdist(fake, real) <= radius[None]                  # (n_fake, n_real)
+    return {"precision": float(inside.any(1).float().mean()), "recall": float(inside.any(0).float().mean())}
+
+
 def grid_divergence(real: torch.Tensor, fake: torch.Tensor, radius: float, bins: int = 20) -> dict:
     """KL(real || fake) and JS between the two point sets' histograms on a bins x bins grid over
     [-radius, radius]^2 (GAN Lab's measure), with a small floor so empty cells stay finite."""

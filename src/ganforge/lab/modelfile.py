@@ -14,12 +14,12 @@ from ganforge.errors import GanforgeError
 from ganforge.lab.settings import LabSettings, SettingError, updated
 from ganforge.lab.trainer import LabTrainer
 
-FORMAT = 1          # bumped whenever what a file holds changes meaning
+FORMAT = 2          # bumped whenever what a file holds changes meaning (2: networks on the view's scale, the noise's state)
 KEY = "ganforge_lab"
 
 
 def to_bytes(trainer: LabTrainer) -> bytes:
-    tensors = {f"{name}.{k}": v.detach().contiguous() for name, net in (("G", trainer.G), ("D", trainer.D))
+    tensors = {f"{name}.{k}": v.detach().contiguous() for name, net in _parts(trainer)
                for k, v in net.state_dict().items()}
     meta = {"format": FORMAT, "step": trainer.step, "settings": trainer.s.to_dict()}
     return save_tensors(tensors, metadata={KEY: json.dumps(meta)})
@@ -43,7 +43,7 @@ def from_bytes(data: bytes) -> LabTrainer:
     except SettingError as err:
         raise GanforgeError(f"the file's settings are not valid here: {err}") from None
     trainer = LabTrainer(settings)
-    for name, net in (("G", trainer.G), ("D", trainer.D)):
+    for name, net in _parts(trainer):
         part = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
         try:
             net.load_state_dict(part)
@@ -52,6 +52,11 @@ def from_bytes(data: bytes) -> LabTrainer:
     trainer.step = int(meta.get("step", 0))
     trainer.record()
     return trainer
+
+
+def _parts(trainer: LabTrainer):
+    """What a file holds: G, D and the noise (a learned noise's places and spreads, a data noise's layout)."""
+    return (("G", trainer.G), ("D", trainer.D), ("noise", trainer.noise_space))
 
 
 def _metadata(data: bytes) -> dict:

@@ -19,6 +19,27 @@ def mlp(n_in: int, n_out: int, layers: int, neurons: int, sn: bool = False) -> n
     return nn.Sequential(*mods)
 
 
+class Scale(nn.Module):
+    """Multiplies by a fixed number: the lab's networks work in coordinates divided by the view's half-width,
+    so that data of any size looks the same to them (the ring's radius 1 and a grid 12 wide alike)."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = float(factor)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+
+def generator(z_dim: int, layers: int, neurons: int, radius: float) -> nn.Sequential:
+    """G: noise -> a point, in units of the view's half-width ``radius`` (its last layer starts at half the
+    usual scale, so G's first points lie around the middle of the view rather than at its edges)."""
+    net = mlp(z_dim, 2, layers, neurons)
+    with torch.no_grad():
+        net[-1].weight.mul_(0.5)
+    return nn.Sequential(*net, Scale(radius))
+
+
 class PackedD(nn.Module):
     """D over packs: (B, 2) points -> (B / pack,) logits, each judging ``pack`` points together.
 
@@ -28,16 +49,17 @@ class PackedD(nn.Module):
     where the data lies (a pack net alone has to learn that per point, and on 25 modes it is too slow).
     With pack 1 this is a plain D: the per-point net alone."""
 
-    def __init__(self, pack: int, layers: int, neurons: int, sn: bool = False):
+    def __init__(self, pack: int, layers: int, neurons: int, sn: bool = False, radius: float = 1.0):
         super().__init__()
         self.pack = pack
-        self.point = mlp(2, 1, layers, neurons, sn)
-        self.net = mlp(2 * pack, 1, layers, neurons, sn) if pack > 1 else None
+        self.point = nn.Sequential(Scale(1 / radius), *mlp(2, 1, layers, neurons, sn))
+        self.net = nn.Sequential(Scale(1 / radius), Flat(pack), *mlp(2 * pack, 1, layers, neurons, sn)) \
+            if pack > 1 else None
 
     def forward(self, x: torch.Tensor, y=None) -> torch.Tensor:
         logits = self.point(x).view(-1, self.pack).mean(1)              # (B / pack,)
         if self.net is not None:
-            logits = logits + self.net(x.reshape(-1, 2 * self.pack)).squeeze(1)
+            logits = logits + self.net(x).squeeze(1)
         return logits
 
     def single(self, x: torch.Tensor) -> torch.Tensor:
@@ -47,6 +69,17 @@ class PackedD(nn.Module):
     def per_point(self) -> nn.Module:
         """The part that judges one point at a time (where a sampler's calibration starts)."""
         return self.point
+
+
+class Flat(nn.Module):
+    """(B, f) per-point features -> (B / pack, pack * f): a pack's points side by side."""
+
+    def __init__(self, pack: int):
+        super().__init__()
+        self.pack = pack
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(-1, self.pack * x.shape[-1])
 
 
 class Maxout(nn.Module):

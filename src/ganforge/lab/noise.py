@@ -1,10 +1,20 @@
-"""The lab's noise spaces: uniform on [-1, 1]^d (GAN Lab's), a standard normal, and a mixture of separate
-Gaussians (a disconnected noise space, as DeLiGAN's and BourGAN's).
+"""The lab's noise spaces: uniform on [-1, 1]^d (GAN Lab's), a standard normal, a fixed mixture of separate
+Gaussians, a mixture whose means and spreads learn with G (DeLiGAN, Gurumurthy et al. 2017), and the
+default, a mixture made from the data (after BourGAN, Xiao et al. 2018).
 
-A continuous G maps a connected noise space to a connected set, so between two modes of the data it must
-put some points (the bridges a learner sees on the ring and the grid). With a mixture whose components lie
-apart, G can send each component to a mode and leave the space between them empty. The components sit
-on an even grid over [-1, 1]^d (a line for d = 1) and share one standard deviation.
+A continuous G maps a connected noise space to a connected set, so between two separate pieces of the data
+it must put some points (the bridges a learner sees on the ring and the grid). With a noise whose parts
+lie apart, G can send each part to a piece and leave the space between them empty; but a fixed layout of
+small parts fails wherever the data is not that layout: on a continuous shape (a spiral, the moons) each
+part becomes a bead, and 25 parts cannot serve 49 modes. The data noise takes its parts from the data:
+the points fall into separate pieces (single linkage at 3 standard deviations of the data's noise), and
+each piece gets one Gaussian, placed, shaped and weighted like it, in coordinates where the data spans
+[-1, 1]^d. Data in one piece gets one piece of noise, GAN Lab's uniform square, so on a continuous shape
+the default is exactly GAN Lab's choice. (BourGAN embeds a sample of the data into the noise space; here
+both are the plane, so the embedding is the data's own layout.)
+
+Measured (benchmarks/lab_suite.py): learning the spreads (``learned``) lets G shrink them to nothing, and
+recall with them (0.00-0.05 on the ring and the grids), so the default does not learn.
 """
 
 from __future__ import annotations
@@ -12,8 +22,9 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn as nn
 
-NOISES = ("uniform", "normal", "mixture")
+NOISES = ("uniform", "normal", "mixture", "learned", "data")
 
 
 def layout(k: int, dim: int) -> torch.Tensor:
@@ -27,40 +38,76 @@ def layout(k: int, dim: int) -> torch.Tensor:
     return cells[order]
 
 
-class Noise:
-    """Draws noise of one kind; ``sample`` also gives each point's component (0 unless a mixture)."""
+class Noise(nn.Module):
+    """Draws noise of one kind; ``sample`` also gives each point's component (0 unless a mixture).
 
-    def __init__(self, kind: str, dim: int, components: int = 1, std: float = 0.05):
+    A mixture's component k is mean_k + scale_k @ eps (eps standard normal), drawn with probability
+    weight_k. ``mixture``: ``components`` equal Gaussians of standard deviation ``std`` on an even layout.
+    ``learned``: the same at the start, with means and scales that G's optimizer moves with G (the
+    reparameterisation lets G's loss reach them). ``data``: one Gaussian per separate piece of ``data``
+    ((points, their noise's standard deviation); ``data_layout``); data in one piece gets GAN Lab's
+    uniform square."""
+
+    def __init__(self, kind: str, dim: int, components: int = 1, std: float = 0.05, data=None):
+        super().__init__()
         self.kind, self.dim, self.std = kind, dim, std
-        self.means = layout(components, dim) if kind == "mixture" else None
+        means = scales = weights = None
+        if kind in ("mixture", "learned"):
+            means = layout(components, dim)
+            scales = torch.eye(dim).expand(components, dim, dim) * std
+            weights = torch.full((components,), 1 / components)
+        elif kind == "data":
+            means, scales, weights = data_layout(data[0], data[1], dim)
+            if len(means) == 1:
+                self.kind, means = "uniform", None  # one piece: nothing to keep apart, GAN Lab's square
+        if kind == "learned":
+            self.means, self.scales = nn.Parameter(means.clone()), nn.Parameter(scales.clone())
+        else:
+            self.register_buffer("means", means)
+            self.register_buffer("scales", None if scales is None else scales.clone())
+        self.register_buffer("weights", weights)
+
+    @property
+    def mixture(self) -> bool:
+        return self.means is not None
 
     @property
     def components(self) -> int:
-        return len(self.means) if self.means is not None else 1
+        return len(self.means) if self.mixture else 1
+
+    def stds(self) -> torch.Tensor:
+        """Each component's spread along each axis (k, dim)."""
+        return self.scales.norm(dim=2)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(z (n, dim), component (n,))."""
+        """(z (n, dim), component (n,)); a learned mixture's z carries the gradient to its parameters."""
         if self.kind == "uniform":
             return torch.rand(n, self.dim, generator=generator) * 2 - 1, torch.zeros(n, dtype=torch.long)
         if self.kind == "normal":
             return torch.randn(n, self.dim, generator=generator), torch.zeros(n, dtype=torch.long)
-        comp = torch.randint(0, len(self.means), (n,), generator=generator)
-        return self.means[comp] + self.std * torch.randn(n, self.dim, generator=generator), comp
+        if self.kind == "mixture":  # equal weights: as drawn before weights existed, so old seeds still hold
+            comp = torch.randint(0, len(self.means), (n,), generator=generator)
+        else:
+            comp = torch.multinomial(self.weights, n, replacement=True, generator=generator)
+        eps = torch.randn(n, self.dim, generator=generator)
+        return self.means[comp] + (self.scales[comp] @ eps[:, :, None])[:, :, 0], comp
 
     def __call__(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.sample(n, generator)[0]
 
+    @torch.no_grad()
     def grid(self) -> tuple[torch.Tensor, list[int]]:
         """Points whose image under G draws the manifold, and their shape: one grid over the noise space
-        ([rows, cols]), or one small grid per component ([components, rows, cols])."""
-        if self.kind == "mixture":
-            v = torch.linspace(-2 * self.std, 2 * self.std, 5)
+        ([rows, cols]), or one small grid per component, 2 standard deviations each way ([components, rows, cols])."""
+        if self.mixture:
+            v = torch.linspace(-2, 2, 5)
             if self.dim == 1:
-                pts = (self.means[:, None, :] + v[None, :, None]).reshape(-1, 1)
+                pts = (self.means[:, None, :] + v[None, :, None] * self.scales[:, None, :, 0]).reshape(-1, 1)
                 return pts, [len(self.means), 1, 5]
             a, b = torch.meshgrid(v, v, indexing="ij")
             patch = torch.stack([a.flatten(), b.flatten()], 1)   # (25, 2)
-            return (self.means[:, None, :] + patch[None]).reshape(-1, 2), [len(self.means), 5, 5]
+            pts = self.means[:, None, :] + torch.einsum("kij,pj->kpi", self.scales, patch)
+            return pts.reshape(-1, 2), [len(self.means), 5, 5]
         lo, hi = (-1.0, 1.0) if self.kind == "uniform" else (-2.0, 2.0)
         if self.dim == 1:
             return torch.linspace(lo, hi, 101)[:, None], [1, 101]
@@ -68,8 +115,60 @@ class Noise:
         a, b = torch.meshgrid(v, v, indexing="ij")
         return torch.stack([a.flatten(), b.flatten()], 1), [21, 21]
 
+    @torch.no_grad()
     def extent(self) -> float:
         """Half the side of the square the noise view shows."""
         if self.kind == "normal":
             return 3.0
-        return 1.0 + (3 * self.std if self.kind == "mixture" else 0.05)
+        if self.kind == "uniform":
+            return 1.05
+        return float((self.means.abs() + 3 * self.stds()).max().clamp(min=1.0))
+
+
+MAX_PIECES = 256
+
+
+def pieces(x: torch.Tensor, std: float, apart: float = 3.0, least: int = 4) -> torch.Tensor:
+    """Each point's piece (n,): points closer than ``apart`` standard deviations are linked, and a piece is
+    what links reach (single linkage); pieces of fewer than ``least`` points join the nearest larger one."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    d = torch.cdist(x, x)
+    while True:
+        k, label = connected_components(csr_matrix((d < apart * std).numpy()), directed=False)
+        label = torch.as_tensor(label)
+        counts = torch.bincount(label, minlength=k)
+        big = counts >= least
+        if int(big.sum()) <= MAX_PIECES:
+            break
+        apart *= 1.5
+    if not big.all():
+        small = ~big[label]
+        inf = torch.full_like(d, float("inf"))
+        to_big = torch.where(big[label][None, :], d, inf)[small]      # distances from small-piece points to big ones
+        label[small] = label[to_big.argmin(1)]
+    _, label = torch.unique(label, return_inverse=True)
+    return label
+
+
+def data_layout(x: torch.Tensor, std: float, dim: int) -> tuple:
+    """One Gaussian per separate piece of the data points ``x``, in coordinates where the data, centred,
+    spans [-1, 1]^dim (dim 1: along its main axis): means (k, dim) at the pieces' centres, scales (k, dim,
+    dim) from their covariances (a Cholesky factor) and weights (k,) their shares of the points."""
+    x = x.float()
+    label = pieces(x, std)
+    k = int(label.max()) + 1
+    count = torch.bincount(label, minlength=k).float()
+    mid = (x.max(0).values + x.min(0).values) / 2
+    x = x - mid
+    if dim == 1:
+        _, _, v = torch.linalg.svd(x - x.mean(0), full_matrices=False)
+        x = x @ v[:1].T                                      # along the main axis
+    size = x.abs().max().clamp(min=1e-8)
+    x = x / size
+    means = torch.zeros(k, dim).index_add_(0, label, x) / count[:, None]
+    d = x - means[label]
+    cov = torch.zeros(k, dim, dim).index_add_(0, label, d[:, :, None] * d[:, None, :]) / count[:, None, None]
+    cov = cov + torch.eye(dim) * 1e-6
+    return means, torch.linalg.cholesky(cov), count / len(x)

@@ -84,6 +84,32 @@ class Painter:
         self.plt.close(self.fig)
 
 
+class Background:
+    """Frames painted one by one on a worker thread as they come (a headless run trains on one core, so
+    the other paints its GIF meanwhile); ``images()`` waits for the last and returns them in order."""
+
+    def __init__(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool, self.painter, self.jobs = ThreadPoolExecutor(1, thread_name_prefix="lab-pictures"), None, []
+
+    def add(self, frame: dict, title: str = "") -> None:
+        self.jobs.append(self.pool.submit(self._paint, frame, title))
+
+    def _paint(self, frame: dict, title: str):
+        if self.painter is None:
+            self.painter = Painter(frame["radius"], frame["heat_size"])
+        return self.painter.paint(frame, title)
+
+    def images(self) -> list:
+        try:
+            return [job.result() for job in self.jobs]
+        finally:
+            if self.painter is not None:
+                self.pool.submit(self.painter.close).result()
+            self.pool.shutdown(wait=True)
+
+
 def render_all(frames: list[dict], titles: dict[int, str] | None = None) -> list:
     """Every frame as a picture, on one figure (``titles``: a title for some frames, by index)."""
     painter = Painter(frames[0]["radius"], frames[0]["heat_size"])

@@ -19,6 +19,7 @@ import torch
 from ganforge.errors import GanforgeError
 from ganforge.lab import modelfile
 from ganforge.lab.samplers import CALIBRATE_STEPS, Calibrated, refine, reject
+from ganforge.lab.settings import CHOICES as SETTING_CHOICES
 from ganforge.lab.settings import REBUILD, LabSettings, SettingError, updated, validate
 from ganforge.lab.trainer import LabTrainer, as_lists
 from ganforge.web.httpbase import dumps
@@ -30,6 +31,7 @@ FRAME_EVERY = 0.06  # while playing, polls within this many seconds share one fr
 LIVE_CALIBRATION = 10  # calibration steps per frame while a sampler is shown
 SAMPLER_EVERY = 1.0    # while playing, the sampler's view (about 0.1 s to make) is remade at most this often
 DEFAULTS = {**LabSettings().to_dict(), "drawn": None}  # the page leaves these out of its address
+CHOICES = {k: list(v) for k, v in SETTING_CHOICES.items()}  # the page's menus, from the settings' own lists
 ACTIONS = ("play", "pause", "step", "d_step", "g_step", "reset", "slow", "normal")
 
 
@@ -182,7 +184,7 @@ class LabSession:
                  "noise_extent": 1.0, "phase": None, "d_loss": None, "g_loss": None, "seconds": t.seconds}
         shown = {**t.s.to_dict(), "drawn": None}  # the points themselves can be thousands: their count only
         return {**f, "trainer_id": id(t), "playing": self.playing, "slow": self.slow, "error": self.error,
-                "settings": shown, "drawn_count": len(t.s.drawn or []), "defaults": DEFAULTS}
+                "settings": shown, "drawn_count": len(t.s.drawn or []), "defaults": DEFAULTS, "choices": CHOICES}
 
     def _sampled_view(self, t) -> dict:
         """The sampler's view, remade when the trainer, its step or the sampler changed, but while playing

@@ -17,8 +17,8 @@ import torch
 
 from ganforge import losses
 from ganforge.lab import dists
-from ganforge.lab.metrics import grid_divergence, mode_metrics
-from ganforge.lab.nets import PacGANDiscriminator, PackedD, mlp, pacgan_generator
+from ganforge.lab.metrics import grid_divergence, mode_metrics, precision_recall, real_radii
+from ganforge.lab.nets import PacGANDiscriminator, PackedD, generator, pacgan_generator
 from ganforge.lab.noise import Noise
 from ganforge.lab.settings import LabSettings, validate
 
@@ -33,15 +33,20 @@ class LabTrainer:
         self.s = s
         torch.manual_seed(s.seed)
         self.data_gen = torch.Generator().manual_seed(s.seed + 1)
-        self.noise_space = Noise(s.noise, s.z_dim, s.components, s.component_std)
-        if s.model == "pacgan":
+        # the user's points as a tensor once (checked by ``validate``): every batch draws from it
+        self.drawn = torch.tensor(s.drawn, dtype=torch.float32).reshape(-1, 2) if s.drawn is not None else None
+        self.centers, self.std = dists.modes(s.dist, self.drawn)
+        layout_data = (dists.sample(s.dist, 4000, torch.Generator().manual_seed(s.seed + 6), self.drawn), self.std) \
+            if s.noise == "data" else None
+        self.noise_space = Noise(s.noise, s.z_dim, s.components, s.component_std, layout_data)
+        self.radius = dists.view_radius(s.dist, self.drawn)
+        if s.model == "pacgan":  # PacGAN's networks as published, on the data's own coordinates
             self.G, self.D = pacgan_generator(s.z_dim), PacGANDiscriminator(s.pack)
+            with torch.no_grad():  # start G around the data's scale, not at a point
+                self.G[-1].weight.mul_(self.radius / 2)
         else:
-            self.G, self.D = mlp(s.z_dim, 2, s.layers, s.neurons), PackedD(s.pack, s.layers, s.neurons, s.spectral_norm)
-        self.centers, self.std = dists.modes(s.dist)
-        self.radius = dists.view_radius(s.dist, s.drawn)
-        with torch.no_grad():  # start G around the data's scale, not at a point
-            self.G[-1].weight.mul_(self.radius / 2)
+            self.G = generator(s.z_dim, s.layers, s.neurons, self.radius)
+            self.D = PackedD(s.pack, s.layers, s.neurons, s.spectral_norm, self.radius)
         self.step, self.phase, self.d_loss, self.g_loss = 0, 0, float("nan"), float("nan")
         self.diverged: str | None = None  # what blew up first (a loss that became NaN or infinite)
         self.last_phase = None  # "D" or "G": the network the last step updated (the overview lights it)
@@ -49,9 +54,11 @@ class LabTrainer:
         self.history: list[dict] = []
         self.seconds = 0.0
         fixed = torch.Generator().manual_seed(s.seed + 2)
-        self.show_real = dists.sample(s.dist, SHOW, fixed, s.drawn)
+        self.show_real = dists.sample(s.dist, SHOW, fixed, self.drawn)
+        self._show_noise = fixed.get_state()  # a learned noise is drawn again from here for each frame
         self.show_z, self.show_component = self.noise_space.sample(SHOW, fixed)
         self._shown = None
+        self._real = None  # (real points, their balls) that the measures compare with
         self.set_optimizers()
 
     def set_optimizers(self) -> None:
@@ -63,7 +70,7 @@ class LabTrainer:
                 return torch.optim.Adam(params, lr=lr, betas=(s.beta1, s.beta2), fused=True)
             return torch.optim.SGD(params, lr=lr)
 
-        self.opt_g = make(s.optimizer_g, self.G.parameters(), s.lr_g)
+        self.opt_g = make(s.optimizer_g, [*self.G.parameters(), *self.noise_space.parameters()], s.lr_g)
         self.opt_d = make(s.optimizer_d, self.D.parameters(), s.lr_d)
         self.loss = losses.build(s.loss, gp_weight=s.gp_weight)
 
@@ -92,7 +99,7 @@ class LabTrainer:
             self.G.train(was)
 
     def real(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return dists.sample(self.s.dist, n, generator or self.data_gen, self.s.drawn)
+        return dists.sample(self.s.dist, n, generator or self.data_gen, self.drawn)
 
     # ---- one step of each player ------------------------------------------------------------------
     def d_step(self) -> float:
@@ -189,10 +196,14 @@ class LabTrainer:
 
     @torch.no_grad()
     def measure_points(self, fake: torch.Tensor) -> dict:
-        """The measures of any points (a sampler's), against ``MODE_POINTS`` real ones."""
-        real = dists.sample(self.s.dist, MODE_POINTS, torch.Generator().manual_seed(self.s.seed + 4), self.s.drawn)
+        """The measures of any points (a sampler's), against ``MODE_POINTS`` real ones (drawn, with their
+        k-nearest-neighbour balls, once per trainer)."""
+        if self._real is None:
+            real = dists.sample(self.s.dist, MODE_POINTS, torch.Generator().manual_seed(self.s.seed + 4), self.drawn)
+            self._real = (real, real_radii(real))
+        real, radius = self._real
         out = {"step": self.step, "d_loss": _num(self.d_loss), "g_loss": _num(self.g_loss),
-               **grid_divergence(real, fake, self.radius)}
+               **grid_divergence(real, fake, self.radius), **precision_recall(real, fake, radius=radius)}
         if self.centers is not None:
             out.update(mode_metrics(fake, self.centers, self.std))
         return out
@@ -206,6 +217,11 @@ class LabTrainer:
         """What the page draws now (plain lists; the view spans [-radius, radius]^2, the noise view
         [-noise_extent, noise_extent]^z_dim)."""
         r = self.radius
+        learns = any(True for _ in self.noise_space.parameters())
+        if learns:  # the same draw, through the noise's parameters as they are now
+            with torch.no_grad():
+                self.show_z, self.show_component = self.noise_space.sample(
+                    SHOW, torch.Generator().set_state(self._show_noise))
         grid, shape = self.noise_space.grid()
         with torch.no_grad():
             lin = torch.linspace(-r, r, HEAT)
@@ -225,12 +241,13 @@ class LabTrainer:
         push = -grad
         push = push / (push.norm(dim=1).max() + 1e-12)  # the longest arrow has length 1
         z = self.show_z if self.s.z_dim == 2 else torch.cat([self.show_z, torch.zeros_like(self.show_z)], 1)
-        if self._shown is None:  # what never changes for this trainer, made into lists once
+        if self._shown is None or learns:  # what never changes for this trainer, made into lists once
             self._shown = {"real": as_lists(self.show_real), "noise": as_lists(z),
                            "noise_component": self.show_component.tolist()}
         return {"step": self.step, "radius": r, "heat": np.round(heat.numpy().astype(np.float64), 3).tolist(),
                 "heat_size": HEAT, **self._shown, "fake": as_lists(fake), "push": as_lists(push),
                 "manifold": as_lists(manifold), "manifold_shape": shape, "noise_extent": self.noise_space.extent(),
+                "noise_components": self.noise_space.components,
                 "phase": self.last_phase, "lr_factor": round(self.lr_factor(), 4),
                 "d_loss": _num(self.d_loss), "g_loss": _num(self.g_loss), "seconds": round(self.seconds, 3)}
 

@@ -24,9 +24,10 @@ demo: install  ## train the quick preset on the offline digits (recognizable sam
 test: install  ## the test suite (real Fashion-MNIST tests run when $$GANFORGE_DATA has it)
 	$(PY) -m pytest -q
 
-bench: install  ## throughput (~17 min), export (~40 s), server load (~1 min), lab modes (~32 min), small data (~16 min), time to quality (~35 min)
+bench: install  ## throughput (~17 min), export (~40 s), web export (~3 min), server load (~1 min), lab modes (~32 min), small data (~16 min), time to quality (~35 min)
 	$(PY) benchmarks/throughput.py
 	$(PY) benchmarks/export.py
+	$(PY) benchmarks/web_export.py
 	$(PY) benchmarks/server_load.py
 	$(PY) benchmarks/toy_modes.py
 	$(PY) benchmarks/small_data.py --recipes none ada-tc-slow --out benchmarks/results/small_data-make.json

@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS = [
     ("commands", ["ganforge.__main__", "ganforge.cli"]),
     ("pages", ["ganforge.web", "ganforge.lab"]),
-    ("using a trained generator", ["ganforge.export", "ganforge.evaluate", "ganforge.generate", "ganforge.exported"]),
+    ("using a trained generator", ["ganforge.export", "ganforge.webexport", "ganforge.evaluate", "ganforge.generate", "ganforge.exported"]),
     ("training", ["ganforge.train", "ganforge.recipes"]),
     ("configuration", ["ganforge.config", "ganforge.config_check", "ganforge.presets"]),
     ("metrics", ["ganforge.metrics"]),

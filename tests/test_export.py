@@ -20,18 +20,23 @@ ARCHS = {**{f"{arch}-{r}{'-rgb' if c == 3 else ''}": ["--arch", arch, "--resolut
 FORMATS = ["onnx", "torchscript"]
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """One tiny trained run per architecture (trained once for the module)."""
+def train_runs(tmp_path_factory, archs: dict) -> dict:
+    """One tiny trained run per entry of ``archs`` (name -> train arguments)."""
     import os
 
     os.environ.setdefault("GANFORGE_OFFLINE", "1")
     out = {}
-    for name, args in ARCHS.items():
+    for name, args in archs.items():
         root = tmp_path_factory.mktemp(name)
         assert main(["train", *TINY, *args, "--runs-dir", str(root / "runs")]) == 0
         out[name] = next((root / "runs").iterdir())
     return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One tiny trained run per architecture (trained once for the module)."""
+    return train_runs(tmp_path_factory, ARCHS)
 
 
 def reference(gen, n, seed):

@@ -9,12 +9,13 @@ from ganforge.errors import GanforgeError
 
 
 def add_parser(sub) -> None:
-    ex = sub.add_parser("export", help="write the generator as ONNX or TorchScript, checked against PyTorch",
+    ex = sub.add_parser("export", help="write the generator as ONNX, TorchScript or one HTML page, checked against PyTorch",
                         description="Export the generator alone (BatchNorm folded, dynamic batch) with its metadata; "
                                     "the file is checked against ganforge's own sampling before it is kept.")
     ex.add_argument("source", metavar="RUN_OR_CHECKPOINT", help="a run folder, its number, or a .safetensors file")
-    ex.add_argument("--format", default="onnx", help="onnx (needs the export extra) or torchscript (default onnx)")
-    ex.add_argument("--out", metavar="FILE", help="output file (default <run>-step<N>[-ema].onnx|.pt here)")
+    ex.add_argument("--format", default="onnx", help="onnx (needs the export extra), torchscript, or web (one "
+                    "HTML file that draws the images in any browser, offline) (default onnx)")
+    ex.add_argument("--out", metavar="FILE", help="output file (default <run>-step<N>[-ema].onnx|.pt|.html here)")
     ex.add_argument("--ema", action="store_true", help="export the EMA generator")
     ex.add_argument("--uint8", action="store_true", help="output uint8 (N, H, W, C) in [0, 255] instead of float")
     ex.add_argument("--runs-dir", default="runs", help="where run numbers are looked up (default runs)")
@@ -25,16 +26,55 @@ def run(args) -> int:
     from ganforge.generate import load_generator
     from ganforge.train.run_dir import find_run
 
-    if args.format not in FORMATS:
-        raise GanforgeError(f"unknown format '{args.format}'; use one of {', '.join(FORMATS)}")
+    formats = {**FORMATS, "web": ".html"}
+    if args.format not in formats:
+        raise GanforgeError(f"unknown format '{args.format}'; use one of {', '.join(formats)}")
+    if args.format == "web" and args.uint8:
+        raise GanforgeError("--uint8 is for onnx and torchscript; a web page always shows images")
     src = Path(args.source)
     if not src.exists():
         src = find_run(args.source, args.runs_dir)
     gen = load_generator(src, ema=args.ema)
     run_name = src.name if src.is_dir() else src.stem
-    out = Path(args.out or f"{run_name}-step{gen.step}{'-ema' if args.ema else ''}{FORMATS[args.format]}")
+    out = Path(args.out or f"{run_name}-step{gen.step}{'-ema' if args.ema else ''}{formats[args.format]}")
+    check_out(out, formats[args.format])
+    if args.format == "web":
+        return _web(gen, src, run_name, out)
     res = export(gen, args.format, out, uint8=args.uint8)
     print(f"wrote {res.path} ({args.format}, {res.bytes / 1e6:.2f} MB, {res.seconds:.1f} s, step {gen.step}"
           f"{', EMA' if args.ema else ''}); matches PyTorch to {res.max_diff:.1e} on batches of 1 and 7\n"
           f"draw from it with: ganforge generate {res.path} --grid samples.png")
     return 0
+
+
+def check_out(out: Path, suffix: str) -> None:
+    if not out.parent.is_dir():
+        raise GanforgeError(f"folder {out.parent} does not exist; create it or pass --out in an existing folder")
+    if out.is_dir():
+        raise GanforgeError(f"--out {out} is a folder; pass a file name such as {out / ('generator' + suffix)}")
+
+
+def _web(gen, src: Path, run_name: str, out: Path) -> int:
+    from ganforge.webexport import export_web
+
+    res = export_web(gen, out, run_name, _dataset(src), str(src))
+    print(f"wrote {res.path} (web page, {res.bytes / 1e6:.2f} MB, {res.seconds:.1f} s, step {gen.step}"
+          f"{', EMA' if gen.ema else ''}); its program matches PyTorch to {res.max_diff:.1e}\n"
+          f"open it in a browser: file://{res.path.resolve()}")
+    return 0
+
+
+def _dataset(src: Path) -> str:
+    """The run's dataset name, from its config (a checkpoint's run folder is two levels up)."""
+    import yaml
+
+    for folder in (src, src.parent.parent):
+        cfg = folder / "config.yaml"
+        if cfg.is_file():
+            try:
+                data = (yaml.safe_load(cfg.read_text()) or {}).get("data", {})
+                name = str(data.get("name") or "unknown data")
+                return f"the image folder {Path(data['path']).name}" if name == "folder" and data.get("path") else name
+            except (yaml.YAMLError, OSError, AttributeError):
+                break
+    return "unknown data"

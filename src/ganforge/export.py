@@ -127,10 +127,7 @@ def export(gen: LoadedGenerator, fmt: str, out: Path, uint8: bool = False) -> Ex
     if fmt not in FORMATS:
         raise GanforgeError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
     out = Path(out)
-    if not out.parent.is_dir():
-        raise GanforgeError(f"folder {out.parent} does not exist; create it or pass --out in an existing folder")
-    if out.is_dir():
-        raise GanforgeError(f"--out {out} is a folder; pass a file name such as {out / ('generator' + FORMATS[fmt])}")
+    check_out(out, FORMATS[fmt])
     if fmt == "onnx":
         _check_onnx_available()
     gen.G.cpu().eval()
@@ -146,6 +143,14 @@ def export(gen: LoadedGenerator, fmt: str, out: Path, uint8: bool = False) -> Ex
     finally:
         tmp.unlink(missing_ok=True)
     return ExportResult(out, seconds, out.stat().st_size, diff)
+
+
+def check_out(out: Path, suffix: str) -> None:
+    """A one-line error unless ``out`` can be a new file in an existing folder."""
+    if not out.parent.is_dir():
+        raise GanforgeError(f"folder {out.parent} does not exist; create it or pass --out in an existing folder")
+    if out.is_dir():
+        raise GanforgeError(f"--out {out} is a folder; pass a file name such as {out / ('generator' + suffix)}")
 
 
 def check(path: Path, gen: LoadedGenerator, uint8: bool) -> float:

@@ -37,7 +37,6 @@ def run(args) -> int:
     gen = load_generator(src, ema=args.ema)
     run_name = src.name if src.is_dir() else src.stem
     out = Path(args.out or f"{run_name}-step{gen.step}{'-ema' if args.ema else ''}{formats[args.format]}")
-    check_out(out, formats[args.format])
     if args.format == "web":
         return _web(gen, src, run_name, out)
     res = export(gen, args.format, out, uint8=args.uint8)
@@ -45,13 +44,6 @@ def run(args) -> int:
           f"{', EMA' if args.ema else ''}); matches PyTorch to {res.max_diff:.1e} on batches of 1 and 7\n"
           f"draw from it with: ganforge generate {res.path} --grid samples.png")
     return 0
-
-
-def check_out(out: Path, suffix: str) -> None:
-    if not out.parent.is_dir():
-        raise GanforgeError(f"folder {out.parent} does not exist; create it or pass --out in an existing folder")
-    if out.is_dir():
-        raise GanforgeError(f"--out {out} is a folder; pass a file name such as {out / ('generator' + suffix)}")
 
 
 def _web(gen, src: Path, run_name: str, out: Path) -> int:

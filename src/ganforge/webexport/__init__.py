@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from ganforge.errors import GanforgeError
+from ganforge.export import check_out
 from ganforge.sampling import LoadedGenerator, generate, seeded_z
 from ganforge.webexport.program import Program, build, macs, run
 
@@ -97,6 +98,7 @@ def export_web(gen: LoadedGenerator, out: Path, run_name: str, dataset: str, sou
     """Write the page for ``gen`` to ``out`` (checked first, then renamed into place). ``source`` is what
     ``ganforge generate`` is given to draw the same images (the run folder or checkpoint)."""
     out = Path(out)
+    check_out(out, ".html")
     t0 = time.perf_counter()
     gen.G.cpu().float().eval()
     p = build(gen.G, gen.arch)

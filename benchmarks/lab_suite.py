@@ -107,6 +107,21 @@ def letters_gan() -> np.ndarray:
     return along(g + ga + n)
 
 
+def target() -> np.ndarray:
+    """A circle of radius 1 around a Gaussian blob (standard deviation 0.08) at its centre: a stroke and a blob."""
+    rng = np.random.default_rng(3)
+    return np.concatenate([along([curve(lambda t: (np.cos(t), np.sin(t)), 0, 2 * math.pi)]),
+                           0.08 * rng.standard_normal((600, 2))])
+
+
+def blobs_and_arc() -> np.ndarray:
+    """Four Gaussian blobs (standard deviation 0.06) and one arc: mostly blobs, one stroke."""
+    rng = np.random.default_rng(4)
+    clouds = [c + 0.06 * rng.standard_normal((300, 2)) for c in np.array([[-1.0, 1.0], [1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]])]
+    arc = along([curve(lambda t: (0.6 * np.cos(t), 0.6 * np.sin(t) - 0.2), 0.2 * math.pi, 0.8 * math.pi)])
+    return np.concatenate([*clouds, arc])
+
+
 def two_spirals() -> np.ndarray:
     """Two interleaved spiral arms, one turned half a turn from the other."""
     arm = lambda turn: curve(lambda t: (t * np.cos(t + turn) / 10, t * np.sin(t + turn) / 10), 0.5 * math.pi,  # noqa: E731
@@ -143,6 +158,8 @@ SUITE = {
     "circles": ("report", "two concentric circles", circles),
     "swiss-roll": ("report", "a swiss roll", swiss_roll),
     "zigzag": ("report", "a zigzag of sharp corners", zigzag),
+    "target": ("report", "a circle around a blob (added after the strokes rule)", target),
+    "blobs-and-arc": ("report", "four blobs and an arc (added after the strokes rule)", blobs_and_arc),
 }
 TUNE = [k for k, v in SUITE.items() if v[0] == "tune"]
 REPORT = [k for k, v in SUITE.items() if v[0] == "report"]
@@ -183,14 +200,14 @@ def fixed_radius(samples: np.ndarray, real: np.ndarray, r: float = 0.05) -> dict
             "recall_r05": float((d.min(0).values <= r).float().mean())}
 
 
-ONE_PIECE_CHECKED = "spiral"  # run for real in every row, to show the copies below are exact
+CHECKED = ("spiral", "moons")  # run for real in both rows, to show the copies below are exact
 
 
 def same_as_default(row: str, name: str, seed: int) -> bool:
     """Whether ``row`` trains exactly what the default trains on ``name``: the default's data noise on a set
-    that is one piece is GAN Lab's uniform square, the same draws from the same seed, so ``noise=uniform``
-    gives the same trial (checked by running the spiral in both rows)."""
-    if row != "noise=uniform" or name == ONE_PIECE_CHECKED:
+    that is one piece, or mostly strokes, is GAN Lab's uniform square, the same draws from the same seed, so
+    ``noise=uniform`` gives the same trial (checked by running the spiral and the moons in both rows)."""
+    if row not in ("default", "noise=uniform") or name in CHECKED:
         return False
     from ganforge.lab.settings import LabSettings, updated
     from ganforge.lab.trainer import LabTrainer
@@ -297,7 +314,10 @@ def main() -> None:
                 done[(t["row"], t["set"], t["seed"])] = t
     jobs = [(row, name, seed, folder) for row in args.rows for name in args.sets for seed in range(args.seeds)]
     trials = [done[j[:3]] for j in jobs if j[:3] in done]
-    same = [j for j in jobs if j[:3] not in done and same_as_default(*j[:3])]
+    partner = {"default": "noise=uniform", "noise=uniform": "default"}
+    # a row's trial that is its partner's, bit for bit: copied from the partner's when that one is run or kept
+    same = [j for j in jobs if j[:3] not in done and same_as_default(*j[:3])
+            and ((partner[j[0]], *j[1:3]) in done or (j[0] == "noise=uniform" and "default" in args.rows))]
     run = [j for j in jobs if j[:3] not in done and j not in same]
     # spawn, not fork: this process has torch's threads running (same_as_default), and a forked child can
     # inherit a lock one of them held
@@ -306,8 +326,8 @@ def main() -> None:
             trials.append(r)
             print(json.dumps(r), flush=True)
     by_key = {(t["row"], t["set"], t["seed"]): t for t in trials}
-    for row, name, seed, _ in same:    # G's noise is the default's: the default's trial, bit for bit
-        trials.append({**by_key[("default", name, seed)], "row": row, "same_as": "default"})
+    for row, name, seed, _ in same:    # G's noise is the partner row's: its trial, bit for bit
+        trials.append({**by_key[(partner[row], name, seed)], "row": row, "same_as": partner[row]})
     own = {name: own_score(name, folder) for name in args.sets}
     summary = summarise(trials)
     out = {"benchmark": "lab_suite", "seeds": args.seeds, "parallel": args.parallel,

@@ -83,3 +83,25 @@ def test_the_default_noise_covers_a_continuous_shape_a_fixed_mixture_does_not(tm
 
     default, mixture = recall(), recall(noise="mixture")
     assert default > mixture + 0.15, (default, mixture)
+
+
+def _circles(n: int, g: torch.Generator) -> torch.Tensor:
+    t = torch.rand(n, generator=g) * 2 * torch.pi
+    r = torch.where(torch.rand(n, generator=g) < 0.5, 1.0, 0.5)
+    return torch.stack([r * t.cos(), r * t.sin()], 1) + 0.01 * torch.randn(n, 2, generator=g)
+
+
+def test_pieces_that_are_strokes_get_the_square_and_blobs_get_gaussians():
+    from ganforge.lab.noise import Noise, data_layout
+
+    g = torch.Generator().manual_seed(0)
+    rings = _circles(4000, g)
+    *_, blobs = data_layout(rings, 0.01, 2)
+    assert len(blobs) == 2 and not blobs.any()  # two rings: two pieces, neither a blob
+    noise = Noise("data", 2, data=(rings, 0.01))
+    assert (noise.kind, noise.why, noise.components) == ("uniform", "strokes", 1)
+    grid = dists.sample("grid", 4000, g)
+    *_, blobs = data_layout(grid, dists.modes("grid")[1], 2)
+    assert len(blobs) == 25 and blobs.all()
+    noise = Noise("data", 2, data=(grid, dists.modes("grid")[1]))
+    assert (noise.kind, noise.why, noise.components) == ("data", None, 25)

@@ -44,7 +44,7 @@ class LabSettings:
     neurons: int = 96                  # units per hidden layer (model lab; 96 beat 128 at 5,000 steps, measured)
     z_dim: int = 2                     # noise dimension: 1 or 2
     noise: str = "data"                # data: a Gaussian per separate piece of the data, placed, shaped and weighted
-                                       # like it (uniform when it is one piece) | uniform on [-1, 1]^z_dim (GAN
+                                       # like it (uniform for one piece or strokes) | uniform on [-1, 1]^z_dim (GAN
                                        # Lab's) | normal | mixture (separate Gaussians) | learned (DeLiGAN)
     components: int = 25               # noise=mixture or learned: Gaussians spread evenly over [-1, 1]^z_dim
     component_std: float = 0.01        # noise=mixture or learned: their standard deviation (at the start)

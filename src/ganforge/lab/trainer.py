@@ -247,7 +247,7 @@ class LabTrainer:
         return {"step": self.step, "radius": r, "heat": np.round(heat.numpy().astype(np.float64), 3).tolist(),
                 "heat_size": HEAT, **self._shown, "fake": as_lists(fake), "push": as_lists(push),
                 "manifold": as_lists(manifold), "manifold_shape": shape, "noise_extent": self.noise_space.extent(),
-                "noise_components": self.noise_space.components,
+                "noise_components": self.noise_space.components, "noise_why": self.noise_space.why,
                 "phase": self.last_phase, "lr_factor": round(self.lr_factor(), 4),
                 "d_loss": _num(self.d_loss), "g_loss": _num(self.g_loss), "seconds": round(self.seconds, 3)}
 

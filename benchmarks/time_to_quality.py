@@ -5,6 +5,15 @@ so this is one unbroken run scored at those marks. Each mark scores N generated 
 N real training images; the floor is real training images against the real test split.
 
     python benchmarks/time_to_quality.py --marks 5 10 20     # writes benchmarks/results/time_to_quality.json
+
+With ``--grid SETTING:MINUTES ...`` it trains settings x budgets instead: each cell is ``ganforge train --data
+D --resolution R --minutes M`` with the setting's keys (``SETTINGS``), ``--seeds`` seeds a cell, two runs side
+by side on one thread each (``--typed``: one at a time, the command exactly as typed, both threads), each
+scored on -n generated images as above; ``--ctrl-c`` trains with ``--steps 10000000`` instead and stops the
+run with SIGINT after M minutes, as a user's Ctrl-C does. Results: one row per run and mean +- standard error
+per cell (``benchmarks/results/time_to_quality_grid.json``; ``--append`` adds to it).
+
+    python benchmarks/time_to_quality.py --grid today:5 ema:5 ema-linear:5 --seeds 3
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import time
 from pathlib import Path
 
 import torch
+from budget_grid import SETTINGS, run_grid
 
 from ganforge.cli import main as cli
 from ganforge.config import DataConfig
@@ -30,12 +40,23 @@ from ganforge.sampling import generate, seeded_z
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--grid", nargs="+", metavar="SETTING:MINUTES", help=f"settings x budgets; settings: {', '.join(SETTINGS)}")
+    ap.add_argument("--seeds", type=int, default=3, help="--grid: seeds a cell (train.seed 0..N-1)")
+    ap.add_argument("--parallel", type=int, default=2, help="--grid: runs side by side, one thread each")
+    ap.add_argument("--typed", action="store_true", help="--grid: one run at a time, the command as typed (all threads)")
+    ap.add_argument("--ctrl-c", action="store_true", help="--grid: --steps 10000000, stopped by SIGINT at M minutes")
+    ap.add_argument("--resolution", type=int, help="--grid: training resolution (default: the judge's)")
+    ap.add_argument("--append", action="store_true", help="--grid: add the rows to those already in --out")
     ap.add_argument("--dataset", default="fashion-mnist")
     ap.add_argument("--marks", type=float, nargs="+", default=[5, 10, 20], help="minutes at which to score")
     ap.add_argument("-n", type=int, default=10000, help="generated and reference images per score")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "time_to_quality.json")
     ap.add_argument("overrides", nargs="*", help="train overrides, e.g. model.ngf=64")
     args = ap.parse_args()
+    if args.grid:
+        if args.out.name == "time_to_quality.json":
+            args.out = args.out.with_name("time_to_quality_grid.json")
+        return run_grid(args)
 
     judge = load_judge(args.dataset)
     train = load_dataset(DataConfig(name=args.dataset, resolution=judge.resolution))
@@ -59,7 +80,7 @@ def main() -> None:
             cli(["train", *train_args, "--runs-dir", str(runs), "--minutes", str(mark)])
         else:
             run = next(runs.iterdir())
-            cli(["train", "--resume", str(run), "--minutes", str(mark - done), "--quiet"])
+            cli(["train", "--resume", str(run), "--minutes", str(mark), "--quiet"])  # minutes in all
         wall = time.perf_counter() - t0
         done = mark
         run = next(runs.iterdir())

@@ -1,5 +1,5 @@
 """``generate``, ``export`` and the run page against sampling done by hand from the checkpoint's own weights:
-``--ema`` draws the EMA generator and ``--class`` the class asked for, byte for byte."""
+a run with an EMA generator draws from it unless ``--no-ema``, ``--class`` draws the class asked for, byte for byte."""
 
 import io
 import json
@@ -62,17 +62,18 @@ def as_arrays(imgs: torch.Tensor) -> np.ndarray:
 def test_generate_ema_draws_the_ema_weights(runs, tmp_path):
     run = runs["dcgan"]
     assert main(["generate", str(run), "-n", "4", "--out", str(tmp_path / "ema"), "--ema", "--seed", "5"]) == 0
-    assert main(["generate", str(run), "-n", "4", "--out", str(tmp_path / "raw"), "--seed", "5"]) == 0
-    ema, raw = pngs(tmp_path / "ema"), pngs(tmp_path / "raw")
+    assert main(["generate", str(run), "-n", "4", "--out", str(tmp_path / "raw"), "--no-ema", "--seed", "5"]) == 0
+    assert main(["generate", str(run), "-n", "4", "--out", str(tmp_path / "plain"), "--seed", "5"]) == 0
+    ema, raw, plain = pngs(tmp_path / "ema"), pngs(tmp_path / "raw"), pngs(tmp_path / "plain")
     assert not np.array_equal(ema, raw)
-    for folder, prefix in ((ema, "G_ema"), (raw, "G")):
+    for folder, prefix in ((ema, "G_ema"), (raw, "G"), (plain, "G_ema")):  # a run with an EMA draws from it
         gen = by_hand(run, prefix)
         assert np.array_equal(folder, as_arrays(to_uint8(generate(gen, seeded_z(gen, 4, 5)))))
 
 
 def test_export_ema_carries_the_ema_weights(runs, tmp_path):
     run = runs["dcgan"]
-    for flag, prefix in (("--ema", "G_ema"), (None, "G")):
+    for flag, prefix in (("--ema", "G_ema"), ("--no-ema", "G")):
         out = tmp_path / f"{prefix}.pt"
         assert main(["export", str(run), "--format", "torchscript", "--out", str(out), *([flag] if flag else [])]) == 0
         assert main(["generate", str(out), "-n", "3", "--out", str(tmp_path / prefix), "--seed", "2"]) == 0
@@ -107,7 +108,7 @@ def test_the_run_pages_ema_box_draws_the_ema_weights(runs):
 def test_generate_class_draws_that_class(runs, tmp_path, key, cls, index):
     run = runs[key]
     assert main(["generate", str(run), "-n", "4", "--class", cls, "--out", str(tmp_path / "c"), "--seed", "1"]) == 0
-    gen = by_hand(run, "G")
+    gen = by_hand(run, "G_ema")  # the run has an EMA generator: what generate draws without --no-ema
     want = to_uint8(generate(gen, seeded_z(gen, 4, 1), torch.full((4,), index, dtype=torch.long)))
     assert np.array_equal(pngs(tmp_path / "c"), as_arrays(want))
     other = to_uint8(generate(gen, seeded_z(gen, 4, 1), torch.full((4,), (index + 1) % 3, dtype=torch.long)))
@@ -116,7 +117,7 @@ def test_generate_class_draws_that_class(runs, tmp_path, key, cls, index):
 
 def test_a_conditional_grid_has_one_class_with_class_and_a_row_per_class_without(runs, tmp_path):
     run = runs["fruit"]
-    gen = by_hand(run, "G")
+    gen = by_hand(run, "G_ema")
     assert main(["generate", str(run), "--grid", str(tmp_path / "one.png"), "--cols", "4", "--rows", "2",
                  "--class", "cherry", "--seed", "3"]) == 0
     imgs = generate(gen, seeded_z(gen, 8, 3), torch.full((8,), 2, dtype=torch.long))
@@ -131,10 +132,9 @@ def test_a_conditional_grid_has_one_class_with_class_and_a_row_per_class_without
 def test_eval_scores_the_ema_generator_when_asked(runs, tmp_path, capsys):
     run = runs["dcgan"]
     lines = {}
-    for flag in ("--ema", None):
-        assert main(["eval", str(run), "-n", "200", "--n-ref", "200", "--metrics", "fd",
-                     *([flag] if flag else [])]) == 0
+    for flag in ("--ema", "--no-ema"):
+        assert main(["eval", str(run), "-n", "200", "--n-ref", "200", "--metrics", "fd", flag]) == 0
         lines[flag] = capsys.readouterr().out
-    assert lines["--ema"] != lines[None]
+    assert lines["--ema"] != lines["--no-ema"]
     records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["ema"] for r in records if r.get("kind") == "eval"][-2:] == [True, False]

@@ -63,11 +63,15 @@ class TrainConfig:
     batch_size: int = 64              # images per D step (global across processes)
     steps: int | None = 1000          # iterations (one iteration = d_steps D steps + g_steps G steps)
     epochs: float | None = None       # alternative to steps: passes over the data; wins when set
-    minutes: float | None = None      # also stop after this much training time (checkpoint saved)
+    minutes: float | None = None      # a budget: this much training time in all (earlier segments count); without
+    # steps or epochs set, the run's length; the learning-rate decay ends with it (``ganforge.train.schedule``)
+    lr_decay: str = "none"            # learning rates over the run: none | linear (to 0 at the end) | cosine
     d_steps: int = 1                  # D steps per iteration (5 is usual for wgan-gp)
     g_steps: int = 1                  # G steps per iteration (2 is the TensorFlow DCGAN's trick)
     d_update: str = "joint"           # joint: one D step on real+fake | separate: one on real, one on fake
-    ema: float = 0.0                  # decay of an EMA copy of G (e.g. 0.999); 0 = none
+    ema: float = 0.0                  # a fixed decay of an EMA copy of G (e.g. 0.999); 0 = none (or ema_kimg's)
+    ema_kimg: float = 0.0             # EMA of G with this half-life in thousands of images (StyleGAN2-ADA: 10); 0 = none
+    ema_rampup: float | None = None   # the EMA's half-life at most this times the images seen (StyleGAN2-ADA: 0.05)
     sample_every: int = 200           # steps between sample grids
     ckpt_every: int = 1000            # steps between checkpoints
     log_every: int = 20               # steps between metric records
@@ -268,8 +272,13 @@ def build(preset: str | None = None, yaml_file: str | None = None, overrides: li
     if tree:
         apply_tree(cfg, tree, f"config file {yaml_file}")
     apply_overrides(cfg, flags, overrides)
-    validate(cfg)
     cfg.user_keys = user_keys(tree, flags, overrides)  # what the user chose, for ``ganforge.recipes``
+    t = cfg.train
+    if t.minutes and not cfg.user_keys & {"train.steps", "train.epochs"}:
+        t.steps = t.epochs = None  # a budget with no length asked for: the minutes are the length
+    if "train.ema" in cfg.user_keys and "train.ema_kimg" not in cfg.user_keys:
+        t.ema_kimg = 0.0  # a fixed decay asked for replaces the default half-life
+    validate(cfg)
     return cfg
 
 

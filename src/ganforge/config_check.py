@@ -14,6 +14,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "train.amp": ("auto", "off", "bf16", "fp16"),
     "train.augment": ("none", "diffaug", "ada"),
     "train.ada_signal": ("rt", "rv"),
+    "train.lr_decay": ("none", "linear", "cosine"),
 }
 
 
@@ -48,8 +49,8 @@ def validate(cfg) -> None:
             raise GanforgeError(f"{k} must be at least 1, not {v}")
     if d.resolution < 8:
         raise GanforgeError(f"data.resolution must be at least 8 pixels, not {d.resolution}")
-    if t.steps is None and t.epochs is None:
-        raise GanforgeError("set train.steps or train.epochs (how long to train)")
+    if t.steps is None and t.epochs is None and not t.minutes:
+        raise GanforgeError("set train.steps, train.epochs or train.minutes (how long to train)")
     if (t.steps is not None and t.steps < 1) or (t.epochs is not None and t.epochs <= 0):
         raise GanforgeError("train.steps and train.epochs must be positive")
     if t.eval_every < 0 or t.eval_samples < 2:
@@ -67,6 +68,12 @@ def validate(cfg) -> None:
                  "train.label_smoothing": t.label_smoothing, "model.dropout": m.dropout}.items():
         if not 0 <= v < 1:
             raise GanforgeError(f"{k} must be in [0, 1), not {v}")
+    if t.ema_kimg < 0 or (t.ema_rampup is not None and t.ema_rampup <= 0):
+        raise GanforgeError(f"train.ema_kimg must be >= 0 and train.ema_rampup positive or none, not {t.ema_kimg} "
+                            f"and {t.ema_rampup}")
+    if t.ema > 0 and t.ema_kimg > 0:
+        raise GanforgeError("train.ema (a fixed decay) and train.ema_kimg (a half-life in images) both ask for "
+                            "an EMA of G; set one of them, the other to 0")
     if d.limit is not None and d.limit < 1:
         raise GanforgeError(f"data.limit must be at least 1 image, not {d.limit}")
     _check_regularisers(t)

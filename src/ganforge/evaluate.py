@@ -24,7 +24,7 @@ class Scored:
 
 def score(source: str | Path, metrics: str | None = None, n: int = 10000, dataset: str | None = None,
           split: str = "train", n_ref: int = 10000, judge: str | None = None, inception_weights: str | None = None,
-          seed: int = 0, ema: bool = False, device="cpu") -> Scored:
+          seed: int = 0, ema: bool | None = None, device="cpu") -> Scored:
     src = Path(source)
     if not src.exists():
         raise GanforgeError(f"{src} not found; pass a run folder, a .safetensors checkpoint or a folder of images")
@@ -44,7 +44,7 @@ def score(source: str | Path, metrics: str | None = None, n: int = 10000, datase
         labels = labels_for(gen, n)
         samples = to_uint8(generate(gen, seeded_z(gen, n, seed), labels))
         run = src if src.is_dir() else (src.parent.parent if is_run(src.parent.parent) else None)
-        setup = {"checkpoint": gen.path.name, "step": gen.step, "ema": ema, "seed": seed}
+        setup = {"checkpoint": gen.path.name, "step": gen.step, "ema": gen.ema, "seed": seed}
     if metrics:
         names = parse_metrics(metrics)
     elif (judge or dataset) in JUDGE_DATA:

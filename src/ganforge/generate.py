@@ -17,8 +17,10 @@ from ganforge.sampling import LoadedGenerator, generate, seeded_z
 from ganforge.train.run_dir import resolve_checkpoint
 
 
-def load_generator(arg: str | Path, ema: bool = False, device="cpu") -> LoadedGenerator:
-    """G from a run folder or checkpoint, or from a file ``ganforge export`` wrote (ONNX, TorchScript)."""
+def load_generator(arg: str | Path, ema: bool | None = None, device="cpu") -> LoadedGenerator:
+    """G from a run folder or checkpoint, or from a file ``ganforge export`` wrote (ONNX, TorchScript).
+    ``ema``: None (the default) draws from the EMA generator when the checkpoint has one, as StyleGAN2 and
+    lightweight-gan sample; True asks for it, False for the trained G itself."""
     from ganforge.exported import as_loaded_generator, is_exported
 
     if Path(arg).is_file() and is_exported(Path(arg)):
@@ -27,8 +29,11 @@ def load_generator(arg: str | Path, ema: bool = False, device="cpu") -> LoadedGe
         return as_loaded_generator(arg)
     path = resolve_checkpoint(arg)
     meta = checkpoint.read_meta(path)
-    prefix = "G_ema" if ema else "G"
-    state = checkpoint.load_weights(path, prefix)
+    state = checkpoint.load_weights(path, "G_ema") if ema is not False else {}
+    if ema is None:
+        ema = bool(state)
+    if not ema:
+        state = checkpoint.load_weights(path, "G")
     if not state:
         if ema:
             raise GanforgeError(f"{path} has no EMA generator; train with train.ema=0.999 or drop --ema")

@@ -3,6 +3,8 @@ line per metric and append each result to the run's metrics.jsonl."""
 
 from __future__ import annotations
 
+import argparse
+
 
 def add_parser(sub) -> None:
     from ganforge.metrics.names import INCEPTION_METRICS, JUDGE_METRICS
@@ -21,7 +23,9 @@ def add_parser(sub) -> None:
     ev.add_argument("--judge", help="judge to use (default: the dataset's)")
     ev.add_argument("--inception-weights", metavar="PATH", help="local copy of the Inception weights")
     ev.add_argument("--seed", type=int, default=0, help="noise seed of the generated images (default 0)")
-    ev.add_argument("--ema", action="store_true", help="score the EMA generator")
+    ev.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
+                    help="score the EMA generator (--ema) or the trained G (--no-ema); default: the EMA one "
+                    "when the run has one")
     ev.add_argument("--device", default="cpu", help="device to generate and score on (default cpu)")
     ev.add_argument("--runs-dir", default="runs", help="where run numbers are looked up (default runs)")
 

@@ -3,6 +3,7 @@ kept (``ganforge.export``)."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from ganforge.errors import GanforgeError
@@ -16,7 +17,9 @@ def add_parser(sub) -> None:
     ex.add_argument("--format", default="onnx", help="onnx (needs the export extra), torchscript, or web (one "
                     "HTML file that draws the images in any browser, offline) (default onnx)")
     ex.add_argument("--out", metavar="FILE", help="output file (default <run>-step<N>[-ema].onnx|.pt|.html here)")
-    ex.add_argument("--ema", action="store_true", help="export the EMA generator")
+    ex.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
+                    help="export the EMA generator (--ema) or the trained G (--no-ema); default: the EMA one "
+                    "when the run has one")
     ex.add_argument("--uint8", action="store_true", help="output uint8 (N, H, W, C) in [0, 255] instead of float")
     ex.add_argument("--runs-dir", default="runs", help="where run numbers are looked up (default runs)")
 
@@ -36,12 +39,12 @@ def run(args) -> int:
         src = find_run(args.source, args.runs_dir)
     gen = load_generator(src, ema=args.ema)
     run_name = src.name if src.is_dir() else src.stem
-    out = Path(args.out or f"{run_name}-step{gen.step}{'-ema' if args.ema else ''}{formats[args.format]}")
+    out = Path(args.out or f"{run_name}-step{gen.step}{'-ema' if gen.ema else ''}{formats[args.format]}")
     if args.format == "web":
         return _web(gen, src, run_name, out)
     res = export(gen, args.format, out, uint8=args.uint8)
     print(f"wrote {res.path} ({args.format}, {res.bytes / 1e6:.2f} MB, {res.seconds:.1f} s, step {gen.step}"
-          f"{', EMA' if args.ema else ''}); matches PyTorch to {res.max_diff:.1e} on batches of 1 and 7\n"
+          f"{', EMA' if gen.ema else ''}); matches PyTorch to {res.max_diff:.1e} on batches of 1 and 7\n"
           f"draw from it with: ganforge generate {res.path} --grid samples.png")
     return 0
 

@@ -3,6 +3,7 @@ file (``ganforge.generate``)."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from ganforge.cli.common import run_or_path
@@ -23,7 +24,9 @@ def add_parser(sub) -> None:
     ge.add_argument("--class", dest="class_id", help="class index or name (conditional models)")
     ge.add_argument("--interpolate", metavar="PATH", help="latent walk: .png strip or .gif animation")
     ge.add_argument("--frames", type=int, default=10, help="frames per latent walk (default 10)")
-    ge.add_argument("--ema", action="store_true", help="use the EMA generator")
+    ge.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
+                    help="use the EMA generator (--ema) or the trained G (--no-ema); default: the EMA one "
+                    "when the run has one")
     ge.add_argument("--device", default="cpu", help="device to draw on: cpu, cuda, cuda:N, mps, auto (default cpu)")
     ge.add_argument("--runs-dir", default="runs", help="where run numbers are looked up (default runs)")
 
@@ -59,5 +62,5 @@ def run(args) -> int:
     rows = len(imgs) // args.cols
     out = Path(args.grid or "generated.png")
     save_grid(imgs, out, nrow=args.cols, row_labels=row_labels)
-    print(f"wrote {out} ({rows}x{args.cols}, seed {args.seed}, step {gen.step}{', EMA' if args.ema else ''})")
+    print(f"wrote {out} ({rows}x{args.cols}, seed {args.seed}, step {gen.step}{', EMA' if gen.ema else ''})")
     return 0

@@ -31,7 +31,8 @@ FLAGS = {
     "name": (str, "run folder name after its number (default: the preset's, or data-arch without one)"),
     "runs-dir": (str, "parent folder of run folders (default runs)"),
     "ema": (float, "decay of an EMA copy of G, e.g. 0.999 (default 0: none)"),
-    "minutes": (float, "also stop after this many minutes of training (a checkpoint is saved)"),
+    "minutes": (float, "a time budget: train this many minutes in all (a resumed run counts its earlier ones); "
+                       "without --steps or --epochs it is the run's length, and train.lr_decay ends with it"),
     "eval-every": (int, "steps between quality evaluations; the best is kept as checkpoints/best (default 0)"),
     "eval-metrics": (str, "comma-separated metrics for --eval-every, e.g. fd,coverage (default fd)"),
 }
@@ -106,11 +107,11 @@ def _train(args, C, flags, world, device, page) -> int:
         if plan is not None and world.main:
             tell(plan.why)
         trainer = launch.resume(run, cfg, world, device, quiet=args.quiet, say=tell)
-        if trainer.step >= trainer.total_steps:
-            print(f"run {run} already reached step {trainer.step} of {trainer.total_steps}; "
-                  "raise --steps or --epochs to train further")
+        if trainer.finished:
+            print(f"run {run} already reached {launch.length(trainer)}; raise --minutes, --steps or --epochs "
+                  "to train further")
             return 0
-        tell(f"resuming {run} at step {trainer.step} of {trainer.total_steps}")
+        tell(f"resuming {run} at step {trainer.step} of {launch.length(trainer)}")
     else:
         if args.dry_run:
             notes = [n for n in (recipes.folder_resolution(cfg), recipes.dry_run_note(cfg)) if n]

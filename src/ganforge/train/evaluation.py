@@ -49,7 +49,8 @@ def quality(trainer, logger) -> None:
     y = torch.arange(t.eval_samples) % trainer.data.num_classes if trainer.conditional else None
     ema = trainer.G_ema is not None
     imgs = to_uint8(generate(trainer.G_ema if ema else trainer.G_raw, z, y))
-    results = trainer.evaluator(imgs, y, step=trainer.step, ema=ema)
+    minutes = round(trainer.schedule.trained_s() / 60, 3)  # training time so far: the curve a user reads
+    results = trainer.evaluator(imgs, y, step=trainer.step, ema=ema, minutes=minutes)
     for r in results:
         logger.event(trainer.step, r.record(), f"step {trainer.step}: {r.metric} {r.value:.4f}")
     head = results[0]

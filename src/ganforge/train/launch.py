@@ -84,5 +84,15 @@ def describe(trainer: Trainer) -> str:
     d = trainer.data
     sized = getattr(trainer, "resolution_note", None)
     return (f"run folder {trainer.run}: {d.name} ({len(d)} images, {d.channels}x{d.resolution}x{d.resolution}"
-            f"{'; ' + sized if sized else ''}), {trainer.cfg.model.arch}, {trainer.total_steps} steps on "
-            f"{trainer.device}")
+            f"{'; ' + sized if sized else ''}), {trainer.cfg.model.arch}, {length(trainer)} on {trainer.device}")
+
+
+def length(trainer: Trainer) -> str:
+    """How long the run is: its steps, its minutes, or both (what ends first)."""
+    t, parts = trainer.cfg.train, []
+    if trainer.total_steps is not None:
+        parts.append(f"{trainer.total_steps} steps")
+    if t.minutes:
+        done = trainer.schedule.done_s / 60
+        parts.append(f"{t.minutes:g} minutes" + (f" ({done:.1f} trained)" if done else ""))
+    return " or ".join(parts)

@@ -46,10 +46,13 @@ class RunLogger:
         if len(kept) != len(records) or not _ends_cleanly(self.metrics):
             write_text_atomic(self.metrics, "".join(json.dumps(r) + "\n" for r in kept))
         self.history = [r for r in kept if r.get("kind") == "train"]
+        self.evals = [r for r in kept if r.get("kind") == "eval" and "metric" in r]  # quality over time
         self.tty = sys.stderr.isatty() and not quiet
         self.bar = tqdm(total=total_steps, initial=start_step, disable=not self.tty, unit="step",
                         dynamic_ncols=True, smoothing=0.1)
-        self.print_every = max(1, math.ceil(total_steps / 20))
+        # a run of unknown length (a time budget) prints every 30 seconds; ``remaining`` gives its ETA
+        self.print_every = max(1, math.ceil(total_steps / 20)) if total_steps else math.inf
+        self.remaining = None
         self.next_print = start_step + self.print_every
         self._slow, self._said_slow = 0, False
         self.writer = None
@@ -94,8 +97,8 @@ class RunLogger:
         if not self.tty and not self.quiet and due:
             self.next_print, self.last_print = step + self.print_every, now
             elapsed = now - self.t_start
-            eta = elapsed / max(step - self.s0, 1) * (self.total - step)
-            print(f"step {step}/{self.total} " + " ".join(f"{k}={v}" for k, v in post.items())
+            eta = self.remaining() if self.remaining else elapsed / max(step - self.s0, 1) * (self.total - step)
+            print(f"step {step}/{self.total or '-'} " + " ".join(f"{k}={v}" for k, v in post.items())
                   + f" eta={eta:.0f}s", flush=True)
 
     def _watch_speed(self, ips: float, seconds: float) -> None:
@@ -128,6 +131,9 @@ class RunLogger:
 
     def event(self, step: int, record: dict, message: str) -> None:
         append_jsonl(self.metrics, {"step": step, **record})
+        if record.get("kind") == "eval" and "metric" in record:
+            self.evals.append({"step": step, **record})
+            self.loss_curve()
         if self.writer:
             if "metric" in record:  # a quality metric: one scalar under its own name
                 self.writer.add_scalar(f"eval/{record['metric']}", record["value"], step)
@@ -147,14 +153,26 @@ class RunLogger:
         import matplotlib.pyplot as plt
 
         steps = [r["step"] for r in self.history]
-        fig, (a1, a2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+        rows = 3 if self.evals else 2
+        fig, axes = plt.subplots(rows, 1, figsize=(7, 3 * rows), sharex=False)
+        a1, a2 = axes[0], axes[1]
+        a2.sharex(a1)
         for key, ax in (("d_loss", a1), ("g_loss", a1), ("D(x)", a2), ("D(G(z))", a2)):
             if key in self.history[-1]:
                 ax.plot(steps, [r.get(key, float("nan")) for r in self.history], label=key, lw=1)
         a1.set_ylabel("loss")
         a2.set_ylabel("D output")
         a2.set_xlabel("step")
-        for ax in (a1, a2):
+        if self.evals:  # quality against training minutes (steps where a record predates them)
+            a3, by = axes[2], {}
+            timed = all("minutes" in r for r in self.evals)
+            for r in self.evals:
+                by.setdefault(r["metric"], []).append((r["minutes"] if timed else r["step"], r["value"]))
+            for metric, pts in by.items():
+                a3.plot(*zip(*pts), marker="o", ms=3, lw=1, label=metric)
+            a3.set_ylabel("quality")
+            a3.set_xlabel("training minutes" if timed else "step")
+        for ax in axes:
             ax.legend(loc="upper right")
             ax.grid(alpha=0.3)
         fig.tight_layout()

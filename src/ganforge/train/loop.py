@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from pathlib import Path
 
 import torch
@@ -35,6 +34,7 @@ from ganforge.train import distributed, evaluation
 from ganforge.train.ada import Ada
 from ganforge.train.distributed import World
 from ganforge.train.logger import NullLogger, RunLogger
+from ganforge.train.schedule import Schedule
 from ganforge.train.signals import STOPPING, StopSignals, code_for
 
 
@@ -80,7 +80,7 @@ class Trainer:
         if t.sync_bn and self.world.active:
             self.G_raw = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.G_raw)
             self.D_raw = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.D_raw)
-        self.G_ema = copy.deepcopy(self.G_raw).eval().requires_grad_(False) if t.ema > 0 else None
+        self.G_ema = copy.deepcopy(self.G_raw).eval().requires_grad_(False) if t.ema > 0 or t.ema_kimg > 0 else None
         self.channels_last = t.channels_last and has_convolutions(m.arch)
         if self.channels_last:
             self.G_raw.to(memory_format=torch.channels_last)
@@ -121,7 +121,9 @@ class Trainer:
         if self.batches.steps_per_epoch < 1:
             raise GanforgeError(f"dataset has {len(data)} images, fewer than one batch of {self.d_batch}")
         self.steps_per_epoch = self.batches.steps_per_epoch / t.d_steps
+        # None: a time budget alone sets the length (``train.minutes``)
         self.total_steps = t.steps if t.epochs is None else max(1, math.ceil(t.epochs * self.steps_per_epoch))
+        self.schedule = Schedule(cfg, self.total_steps)
         self.step, self.images_seen = 0, 0
         g = torch.Generator().manual_seed(t.seed + 1)
         if self.conditional:  # one row of 8 per class
@@ -236,16 +238,28 @@ class Trainer:
         self._g_loss = g_loss.detach()
 
     @torch.no_grad()
-    def update_ema(self) -> None:
-        beta = self.cfg.train.ema
+    def update_ema(self, seen: int) -> None:
+        """G_ema moves toward G; ``seen``: the images before this step (StyleGAN2-ADA's ramp counts those)."""
+        beta = self.schedule.ema(self.images_seen - seen, seen)  # this step's images, after the ones before
         for pe, p in zip(self.G_ema.parameters(), self.G_raw.parameters()):
             pe.lerp_(p, 1 - beta)
         for be, b in zip(self.G_ema.buffers(), self.G_raw.buffers()):
             be.copy_(b)
 
+    def set_lrs(self) -> None:
+        """The learning rates the schedule gives for this step (unchanged without a decay)."""
+        if self.schedule.decay == "none":
+            return
+        lrs = self.schedule.lrs(self.step)
+        for opt, lr in ((self.opt_g, lrs["G"]), (self.opt_d, lrs["D"])):
+            for group in opt.param_groups:
+                group["lr"] = lr
+        stats.report("lr_g", lrs["G"])
+
     def train_step(self) -> None:
         t = self.cfg.train
-        y = None
+        y, seen = None, self.images_seen
+        self.set_lrs()
         reuse = t.d_steps == 1 and t.g_steps == 1 and t.d_update == "joint"
         for i in range(t.d_steps):
             x, y = self.batches.next()
@@ -257,12 +271,17 @@ class Trainer:
             self.g_phase(y if self.conditional else None, self._fake if reuse else None)
         self._fake = None
         if self.G_ema is not None:
-            self.update_ema()
+            self.update_ema(seen)
         self.step += 1
         finite = torch.isfinite(self._d_loss) & torch.isfinite(self._g_loss)
         self._bad = torch.where((self._bad < 0) & ~finite, self.step, self._bad)
 
     # ---- state --------------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        """Whether the run has reached its length: its steps, or its time budget."""
+        return (self.total_steps is not None and self.step >= self.total_steps) or self.schedule.over()
+
     @property
     def epoch(self) -> float:
         return self.step / self.steps_per_epoch
@@ -278,7 +297,7 @@ class Trainer:
              "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
              "rng_cpu": torch.get_rng_state(), "z_fixed": self.z_fixed, "y_fixed": self.y_fixed,
              "best_value": self.best_value, "scaler_d": self.scaler_d.state_dict(),
-             "scaler_g": self.scaler_g.state_dict()}
+             "scaler_g": self.scaler_g.state_dict(), "schedule": self.schedule.state_dict()}
         if self.ada is not None:
             s["ada"] = self.ada.state_dict()
         if self.device.type == "cuda":
@@ -315,6 +334,7 @@ class Trainer:
             torch.cuda.set_rng_state(s["rng_cuda"], self.device)
         self.z_fixed, self.y_fixed = s["z_fixed"], s["y_fixed"]
         self.best_value = s.get("best_value")
+        self.schedule.load_state_dict(s.get("schedule", {}))  # a budget goes on counting its earlier minutes
         if self.ada is not None and "ada" in s:  # p goes on where it was
             self.ada.load_state_dict(s["ada"])
         if s.get("scaler_d"):  # fp16 runs: the loss scales go on where they were
@@ -354,19 +374,22 @@ class Trainer:
         main = self.world.main
         if logger is None:
             logger = RunLogger(self.run, self.total_steps, self.step, quiet=self.quiet) if main else NullLogger()
+        sched = self.schedule
+        if sched.budget_s:
+            logger.remaining = lambda: max(0.0, sched.budget_s - sched.trained_s())
         stop = self.signals = StopSignals().__enter__()
         last_ckpt, signum = None, 0
         epoch_steps = max(1, round(self.steps_per_epoch * t.eval_every_epochs)) if t.eval_every_epochs else 0
-        deadline = time.monotonic() + t.minutes * 60 if t.minutes else math.inf
         share = self._cpu_share()
         try:
             logger.start(self.step, self.images_seen)
-            while self.step < self.total_steps and not self._stop:
+            sched.start()
+            while not self.finished and not self._stop:
                 self.train_step()
                 if share is not None and (n := share.poll()) is not None:
                     torch.set_num_threads(n)
                     logger.say(share.message())
-                over = time.monotonic() > deadline
+                over = sched.over()
                 signum = int(stop.received or 0)
                 if self.world.active:  # every rank stops at the same step (a signal, the time limit)
                     flags = distributed.any_true(torch.tensor([signum, int(over)]), self.world)
@@ -385,8 +408,8 @@ class Trainer:
                     evaluation.quality(self, logger)
                 if self.step % t.ckpt_every == 0 or last:
                     last_ckpt = self.save_checkpoint()
-                if last and self.step < self.total_steps:
-                    logger.say(f"time limit of {t.minutes} minutes reached at step {self.step}")
+                if over:
+                    logger.say(f"time budget of {t.minutes:g} minutes reached at step {self.step}")
                     break
             if self._stop:
                 if self.step % t.log_every:  # the steps since the last record are logged, not dropped

@@ -152,3 +152,13 @@ def test_the_model_data_cannot_close_its_script(runs):
     gen = load_generator(runs["mlp-28"])
     text = model_json(build(gen.G, gen.arch), {"run_name": "</script><script>alert(1)</script>"})
     assert "</" not in text and json.loads(text)["meta"]["run_name"] == "</script><script>alert(1)</script>"
+
+
+def test_the_page_names_the_generator_it_draws(runs, tmp_path):
+    """A run with an EMA generator: the page of the trained G says --no-ema in its command, the default page
+    says nothing (``ganforge generate`` draws the EMA generator by default)."""
+    run = runs["dcgan-28"]
+    for flags, command in (([], f'"{run}"'), (["--no-ema"], f'"{run} --no-ema"')):
+        out = tmp_path / f"p{len(flags)}.html"
+        assert main(["export", str(run), "--format", "web", "--out", str(out), *flags]) == 0
+        assert f'"run_command": {command}' in out.read_text()

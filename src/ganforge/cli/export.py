@@ -41,7 +41,7 @@ def run(args) -> int:
     run_name = src.name if src.is_dir() else src.stem
     out = Path(args.out or f"{run_name}-step{gen.step}{'-ema' if gen.ema else ''}{formats[args.format]}")
     if args.format == "web":
-        return _web(gen, src, run_name, out)
+        return _web(gen, src, run_name, out, " --no-ema" if args.ema is False else "")
     res = export(gen, args.format, out, uint8=args.uint8)
     print(f"wrote {res.path} ({args.format}, {res.bytes / 1e6:.2f} MB, {res.seconds:.1f} s, step {gen.step}"
           f"{', EMA' if gen.ema else ''}); matches PyTorch to {res.max_diff:.1e} on batches of 1 and 7\n"
@@ -49,10 +49,11 @@ def run(args) -> int:
     return 0
 
 
-def _web(gen, src: Path, run_name: str, out: Path) -> int:
+def _web(gen, src: Path, run_name: str, out: Path, flag: str) -> int:
+    """The page; ``flag`` is what ``ganforge generate`` needs beside the source to draw the same G."""
     from ganforge.webexport import export_web
 
-    res = export_web(gen, out, run_name, _dataset(src), str(src))
+    res = export_web(gen, out, run_name, _dataset(src), str(src) + flag)
     print(f"wrote {res.path} (web page, {res.bytes / 1e6:.2f} MB, {res.seconds:.1f} s, step {gen.step}"
           f"{', EMA' if gen.ema else ''}); its program matches PyTorch to {res.max_diff:.1e}\n"
           f"open it in a browser: file://{res.path.resolve()}")

@@ -108,7 +108,8 @@ def _train(args, C, flags, world, device, page) -> int:
             tell(plan.why)
         trainer = launch.resume(run, cfg, world, device, quiet=args.quiet, say=tell)
         if trainer.finished:
-            print(f"run {run} already reached {launch.length(trainer)}; raise --minutes, --steps or --epochs "
+            print(f"run {run} already reached step {trainer.step} of {launch.length(trainer)}; "
+                  "raise --minutes, --steps or --epochs "
                   "to train further")
             return 0
         tell(f"resuming {run} at step {trainer.step} of {launch.length(trainer)}")

@@ -30,7 +30,7 @@ from ganforge.models import (
 )
 from ganforge.sampling import generate, sample_z
 from ganforge.threads import CpuShare
-from ganforge.train import distributed, evaluation
+from ganforge.train import distributed, evaluation, state
 from ganforge.train.ada import Ada
 from ganforge.train.distributed import World
 from ganforge.train.logger import NullLogger, RunLogger
@@ -293,16 +293,8 @@ class Trainer:
         return mods
 
     def state(self) -> dict:
-        s = {"step": self.step, "images_seen": self.images_seen, "batches": self.batches.state_dict(),
-             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-             "rng_cpu": torch.get_rng_state(), "z_fixed": self.z_fixed, "y_fixed": self.y_fixed,
-             "best_value": self.best_value, "scaler_d": self.scaler_d.state_dict(),
-             "scaler_g": self.scaler_g.state_dict(), "schedule": self.schedule.state_dict()}
-        if self.ada is not None:
-            s["ada"] = self.ada.state_dict()
-        if self.device.type == "cuda":
-            s["rng_cuda"] = torch.cuda.get_rng_state(self.device)
-        return s
+        """Everything beside the weights that a resume needs (``ganforge.train.state``)."""
+        return state.of(self)
 
     def save_checkpoint(self) -> Path:
         self.check_finite()
@@ -313,33 +305,8 @@ class Trainer:
         return path
 
     def load_checkpoint(self, weights: Path, full: bool = True) -> None:
-        for name, m in self.modules().items():
-            sd = checkpoint.load_weights(weights, name)
-            if not sd and name == "G_ema":  # an EMA started now begins as a copy of G
-                sd = checkpoint.load_weights(weights, "G")
-            try:
-                m.load_state_dict(sd)
-            except RuntimeError:
-                raise GanforgeError(f"{weights} holds a {name} of another shape; the model settings differ "
-                                    "from the ones it was trained with") from None
-        if not full:
-            return
-        s = checkpoint.load_state(weights)
-        self.step, self.images_seen = s["step"], s["images_seen"]
-        self.batches.load_state_dict(s["batches"])
-        self.opt_g.load_state_dict(s["opt_g"])
-        self.opt_d.load_state_dict(s["opt_d"])
-        torch.set_rng_state(s["rng_cpu"])
-        if "rng_cuda" in s and self.device.type == "cuda":
-            torch.cuda.set_rng_state(s["rng_cuda"], self.device)
-        self.z_fixed, self.y_fixed = s["z_fixed"], s["y_fixed"]
-        self.best_value = s.get("best_value")
-        self.schedule.load_state_dict(s.get("schedule", {}))  # a budget goes on counting its earlier minutes
-        if self.ada is not None and "ada" in s:  # p goes on where it was
-            self.ada.load_state_dict(s["ada"])
-        if s.get("scaler_d"):  # fp16 runs: the loss scales go on where they were
-            self.scaler_d.load_state_dict(s["scaler_d"])
-            self.scaler_g.load_state_dict(s["scaler_g"])
+        """The networks from ``weights``; with ``full``, everything else too, to go on exactly."""
+        state.load(self, weights, full)
 
     def check_finite(self) -> None:
         bad = int(distributed.any_true(self._bad, self.world))

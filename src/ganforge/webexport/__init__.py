@@ -96,7 +96,8 @@ class WebExport:
 
 def export_web(gen: LoadedGenerator, out: Path, run_name: str, dataset: str, source: str) -> WebExport:
     """Write the page for ``gen`` to ``out`` (checked first, then renamed into place). ``source`` is what
-    ``ganforge generate`` is given to draw the same images (the run folder or checkpoint)."""
+    ``ganforge generate`` is given to draw the same images (the run folder or checkpoint, and
+    ``--no-ema`` where the page draws the trained G of a run that has an EMA one)."""
     out = Path(out)
     check_out(out, ".html")
     t0 = time.perf_counter()
@@ -107,7 +108,7 @@ def export_web(gen: LoadedGenerator, out: Path, run_name: str, dataset: str, sou
     meta = {"run_name": run_name, "arch": gen.arch, "dataset": dataset, "step": gen.step, "ema": gen.ema,
             "z_dim": k["z_dim"], "z_distribution": gen.z_dist, "resolution": k["resolution"],
             "channels": k["channels"], "num_classes": k.get("num_classes", 0) if gen.conditional else 0,
-            "class_names": gen.classes, "run_command": source + (" --ema" if gen.ema else ""),
+            "class_names": gen.classes, "run_command": source,
             "tfjs": TFJS_VERSION, "grid_piece": max(1, int(PIECE_MACS // max(1, macs(p))))}
     html = page(p, meta)
     tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}{out.suffix}")

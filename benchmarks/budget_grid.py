@@ -20,25 +20,49 @@ from pathlib import Path
 import torch
 
 EMA = ["train.ema_kimg=10", "train.ema_rampup=0.05"]  # StyleGAN2-ADA's half-life and ramp
+# the defaults before the budget recipe (the quick preset's values): the first round's settings start from them
+BEFORE = ["model.ngf=32", "model.ndf=32", "optim.lr_g=5e-4", "optim.lr_d=2e-4", "train.ema_kimg=0", "train.lr_decay=none"]
 SETTINGS: dict[str, list[str]] = {  # name -> keys beyond the command as typed
-    "today": ["train.ema_kimg=0", "train.lr_decay=none"],   # the defaults before the budget schedule
-    "ema": [*EMA, "train.lr_decay=none"],
-    "ema-linear": [*EMA, "train.lr_decay=linear"],
-    "ema-cosine": [*EMA, "train.lr_decay=cosine"],
-    "ema-linear-w64": [*EMA, "train.lr_decay=linear", "model.ngf=64", "model.ndf=64"],
-    "ema-linear-b128": [*EMA, "train.lr_decay=linear", "train.batch_size=128"],
-    "ema-linear-ttur": [*EMA, "train.lr_decay=linear", "optim.lr_d=4e-4"],
-    "ema-linear-hinge": [*EMA, "train.lr_decay=linear", "--loss", "hinge"],
-    "ema-linear-lr2": [*EMA, "train.lr_decay=linear", "optim.lr_g=1e-3", "optim.lr_d=4e-4"],
-    "ema-lr2": [*EMA, "train.lr_decay=none", "optim.lr_g=1e-3", "optim.lr_d=4e-4"],
-    "ema-w16": [*EMA, "train.lr_decay=none", "model.ngf=16", "model.ndf=16"],
-    "ema-w16-lr2": [*EMA, "train.lr_decay=none", "model.ngf=16", "model.ndf=16", "optim.lr_g=1e-3", "optim.lr_d=4e-4"],
-    "ema-k5": ["train.ema_kimg=5", "train.ema_rampup=0.05", "train.lr_decay=none"],
-    "ema-k5-linear": ["train.ema_kimg=5", "train.ema_rampup=0.05", "train.lr_decay=linear"],
-    "ema-k20-linear": ["train.ema_kimg=20", "train.ema_rampup=0.05", "train.lr_decay=linear"],
+    "today": BEFORE,                                         # the defaults before the budget recipe
+    "ema": [*BEFORE, *EMA, "train.lr_decay=none"],
+    "ema-linear": [*BEFORE, *EMA, "train.lr_decay=linear"],
+    "ema-cosine": [*BEFORE, *EMA, "train.lr_decay=cosine"],
+    "ema-linear-w64": [*BEFORE, *EMA, "train.lr_decay=linear", "model.ngf=64", "model.ndf=64"],
+    "ema-linear-b128": [*BEFORE, *EMA, "train.lr_decay=linear", "train.batch_size=128"],
+    "ema-linear-ttur": [*BEFORE, *EMA, "train.lr_decay=linear", "optim.lr_d=4e-4"],
+    "ema-linear-hinge": [*BEFORE, *EMA, "train.lr_decay=linear", "--loss", "hinge"],
+    "ema-linear-lr2": [*BEFORE, *EMA, "train.lr_decay=linear", "optim.lr_g=1e-3", "optim.lr_d=4e-4"],
+    "ema-lr2": [*BEFORE, *EMA, "train.lr_decay=none", "optim.lr_g=1e-3", "optim.lr_d=4e-4"],
+    "ema-w16": [*BEFORE, *EMA, "train.lr_decay=none", "model.ngf=16", "model.ndf=16"],
+    "ema-w16-lr2": [*BEFORE, *EMA, "train.lr_decay=none", "model.ngf=16", "model.ndf=16", "optim.lr_g=1e-3", "optim.lr_d=4e-4"],
+    "ema-k5": [*BEFORE, "train.ema_kimg=5", "train.ema_rampup=0.05", "train.lr_decay=none"],
+    "ema-k5-linear": [*BEFORE, "train.ema_kimg=5", "train.ema_rampup=0.05", "train.lr_decay=linear"],
+    "ema-k20-linear": [*BEFORE, "train.ema_kimg=20", "train.ema_rampup=0.05", "train.lr_decay=linear"],
     "defaults": [],                                          # whatever the defaults are now
 }
+LR2, LR3 = ["optim.lr_g=1e-3", "optim.lr_d=4e-4"], ["optim.lr_g=2e-3", "optim.lr_d=8e-4"]
+W = {w: [f"model.ngf={w}", f"model.ndf={w}"] for w in (12, 16, 24, 32)}
+K5 = ["train.ema_kimg=5", "train.ema_rampup=0.05", "train.lr_decay=none"]
+SETTINGS.update({  # the second round: around the first round's best (narrow nets, faster rates, a shorter EMA)
+    "w16-lr2-k5": [*K5, *W[16], *LR2],
+    "w16-lr3-k5": [*K5, *W[16], *LR3],
+    "w12-lr2-k5": [*K5, *W[12], *LR2],
+    "w24-lr2-k5": [*K5, *W[24], *LR2],
+    "w16-lr2-k5-b32": [*K5, *W[16], *LR2, "train.batch_size=32"],
+    "w16-lr2-k5-hinge": [*K5, *W[16], *LR2, "--loss", "hinge"],
+    "w16-lr2-k5-cosine": [*K5[:2], "train.lr_decay=cosine", *W[16], *LR2],
+    "w16-lr2-k2": ["train.ema_kimg=2", "train.ema_rampup=0.05", "train.lr_decay=none", *W[16], *LR2],
+    # the third: wider nets at the faster rates (at 16 and 12 channels a step costs the same: overhead-bound)
+    "w24-lr3-k5": [*K5, *W[24], *LR3],
+    "w32-lr2-k5": [*K5, *W[32], *LR2],
+    "w32-lr3-k5": [*K5, *W[32], *LR3],
+    "w24-lr4-k5": [*K5, *W[24], "optim.lr_g=4e-3", "optim.lr_d=1.6e-3"],
+    "w24-lr3-k5-hinge": [*K5, *W[24], *LR3, "--loss", "hinge"],
+    "w32-lr4-k5": [*K5, *W[32], "optim.lr_g=4e-3", "optim.lr_d=1.6e-3"],
+})
 QUIET = ["train.sample_every=100000", "train.ckpt_every=100000", "train.log_every=100", "--quiet"]
+# --typed and --ctrl-c: the command as typed, its sample grids, checkpoints and records included (only the
+# progress line is off: its output would go to a pipe)
 
 
 def parse_cell(text: str) -> tuple[str, float]:
@@ -48,12 +72,22 @@ def parse_cell(text: str) -> tuple[str, float]:
     return name, float(minutes)
 
 
+def also_keys(args) -> list[str]:
+    """--also: every checkpoint kept (the command as typed saves one each 500 steps; the quiet grid runs too)."""
+    if not args.also:
+        return []
+    return ["train.keep_ckpts=100000", *([] if args.typed or args.ctrl_c else ["train.ckpt_every=500"])]
+
+
 def train(args, setting: str, minutes: float, seed: int, runs: Path) -> dict:
     name = f"{setting}-{minutes:g}m-s{seed}"
     length = ["--steps", "10000000"] if args.ctrl_c else ["--minutes", str(minutes)]
-    argv = [sys.executable, "-m", "ganforge", "train", "--data", args.dataset, "--resolution", str(args.resolution),
-            *length, "--runs-dir", str(runs / name), "--seed", str(seed), *QUIET, *SETTINGS[setting],
-            *([] if args.typed else ["train.threads=1", "--device", "cpu"])]
+    data = ["--data", "folder", "--path", str(args.path)] if args.path else ["--data", args.dataset]
+    argv = [sys.executable, "-m", "ganforge", "train", *data,
+            *(["--resolution", str(args.resolution)] if args.resolution else []),
+            *length, "--runs-dir", str(runs / name), "--seed", str(seed),
+            *(["--quiet"] if args.typed or args.ctrl_c else QUIET), *SETTINGS[setting], *args.overrides,
+            *([] if args.typed else ["train.threads=1", "--device", "cpu"]), *also_keys(args)]
     t0 = time.perf_counter()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if args.ctrl_c:  # Ctrl-C at M minutes of the process's life, as a user presses it
@@ -66,8 +100,25 @@ def train(args, setting: str, minutes: float, seed: int, runs: Path) -> dict:
     if p.returncode not in wanted:
         raise SystemExit(f"{name} failed ({p.returncode}): {err.strip()[-400:]}")
     run = next((runs / name).iterdir())
-    return {"name": name, "setting": setting, "minutes": minutes, "seed": seed, "run": str(run),
+    done = {"name": name, "setting": setting, "minutes": minutes, "seed": seed, "run": str(run),
             "wall_s": round(time.perf_counter() - t0, 1), "train_args": argv[3:]}
+    return [done, *(at_minutes(done, m) for m in args.also if m < minutes)]
+
+
+def at_minutes(done: dict, minutes: float) -> dict:
+    """The run as it stood after ``minutes`` of training: its checkpoint whose training seconds are nearest.
+    Only where nothing in the run depends on its length (no learning-rate decay: the EMA ramp counts images
+    seen), so a longer run up to then is the shorter run."""
+    from ganforge import checkpoint
+
+    kept = sorted((Path(done["run"]) / "checkpoints").glob("ckpt-*.safetensors"))
+    points = [(float(checkpoint.load_state(c)["schedule"]["trained_s"]), c) for c in kept]
+    s, ckpt = min(points, key=lambda p: abs(p[0] - minutes * 60))
+    return {**done, "name": f"{done['setting']}-{minutes:g}m-s{done['seed']} (of {done['name']})",
+            "minutes": minutes, "run": str(ckpt), "trained_s": round(s, 1), "of_minutes": done["minutes"]}
+
+
+EVALUATORS: dict = {}
 
 
 def score(trained: list[dict], dataset: str, n: int) -> list[dict]:
@@ -76,14 +127,18 @@ def score(trained: list[dict], dataset: str, n: int) -> list[dict]:
     from ganforge.metrics import Evaluator
     from ganforge.sampling import generate, seeded_z
 
-    evaluator = Evaluator(dataset, ["fd", "coverage"], n_ref=n)
+    if (dataset, n) not in EVALUATORS:  # its reference features are computed once for the whole grid
+        EVALUATORS[(dataset, n)] = Evaluator(dataset, ["fd", "coverage"], n_ref=n)
+    evaluator = EVALUATORS[(dataset, n)]
     rows = []
     for t in trained:
         gen = load_generator(t["run"])  # the EMA generator where the run has one
         samples = to_uint8(generate(gen, seeded_z(gen, n, 1)))
         res = {r.metric: r.value for r in evaluator(samples)}
         fd = next(k for k in res if k.startswith("fd-"))
-        rows.append({**{k: t[k] for k in ("name", "setting", "minutes", "seed", "wall_s")}, "step": gen.step,
+        rows.append({**{k: t[k] for k in ("name", "setting", "minutes", "seed", "wall_s", "trained_s", "of_minutes")
+                        if k in t},
+                     "step": gen.step,
                      "ema": gen.ema, "fd": round(res[fd], 3), "coverage": round(res["coverage"], 4)})
         print(json.dumps(rows[-1]), flush=True)
     return rows
@@ -116,22 +171,35 @@ def table(cells: list[dict]) -> str:
 def run_grid(args) -> None:
     from ganforge.metrics.train_judge import load_judge
 
-    args.resolution = args.resolution or load_judge(args.dataset).resolution
+    if not args.path:  # a named dataset trains at its judge's resolution; a folder at its own unless told
+        args.resolution = args.resolution or load_judge(args.dataset).resolution
+    data = f"{args.path.name} (folder)" if args.path else args.dataset
+    if args.overrides:  # keys added to every run are part of what the rows measured
+        data += " " + " ".join(args.overrides)
     cells = [parse_cell(c) for c in args.grid]
-    jobs = sorted([(s, m, seed) for s, m in cells for seed in range(args.seeds)], key=lambda j: -j[1])
+    decays = [k for s, _ in cells for k in SETTINGS[s] + args.overrides if k.startswith("train.lr_decay=")]
+    if args.also and any(not k.endswith("=none") for k in decays):
+        raise SystemExit("--also reads shorter budgets from a longer run: only for settings without train.lr_decay")
+    # seed by seed, so each round sets settings side by side on the same seed (a grid cut short stays paired)
+    jobs = sorted([(s, m, seed) for seed in range(args.seeds) for s, m in cells], key=lambda j: -j[1])
     runs = Path(tempfile.mkdtemp(prefix="ttq-grid-"))
     parallel = 1 if args.typed else args.parallel
     mode = "ctrl-c" if args.ctrl_c else "typed" if args.typed else f"{parallel} side by side, 1 thread each"
     print(f"{len(jobs)} runs, {parallel} at a time ({mode}), in {runs}", flush=True)
-    with ThreadPoolExecutor(parallel) as pool:
-        trained = list(pool.map(lambda j: train(args, *j, runs), jobs))
-    rows = [{**r, "mode": mode, "dataset": args.dataset} for r in score(trained, args.dataset, args.n)]
-    if args.append and args.out.is_file():
-        rows = json.loads(args.out.read_text())["rows"] + rows
-    result = {"benchmark": "time_to_quality_grid", "n": args.n, "settings": SETTINGS, "rows": rows,
-              "summary": summary(rows), "torch": torch.__version__, "cpus": os.cpu_count(),
-              "cpu": platform.processor() or platform.machine()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    rows = json.loads(args.out.read_text())["rows"] if args.append and args.out.is_file() else []
+    # a round of ``parallel`` runs trains side by side, then is scored with nothing else running; the file is
+    # written after every round, so a grid cut short keeps what it measured
+    for i in range(0, len(jobs), parallel):
+        with ThreadPoolExecutor(parallel) as pool:
+            trained = [t for ts in pool.map(lambda j: train(args, *j, runs), jobs[i:i + parallel]) for t in ts]
+        rows += [{**r, "mode": mode + (f", read in {r['of_minutes']:g}-minute runs" if "of_minutes" in r else ""),
+                  "dataset": data} for r in score(trained, args.dataset, args.n)]
+        result = {"benchmark": "time_to_quality_grid", "n": args.n, "settings": SETTINGS, "rows": rows,
+                  "summary": summary(rows), "torch": torch.__version__, "cpus": os.cpu_count(),
+                  "cpu": platform.processor() or platform.machine()}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+        tmp.replace(args.out)
     print(table(result["summary"]))
     print(f"wrote {args.out}")

@@ -9,7 +9,7 @@ N real training images; the floor is real training images against the real test 
 With ``--grid SETTING:MINUTES ...`` it trains settings x budgets instead: each cell is ``ganforge train --data
 D --resolution R --minutes M`` with the setting's keys (``SETTINGS``), ``--seeds`` seeds a cell, two runs side
 by side on one thread each (``--typed``: one at a time, the command exactly as typed, both threads), each
-scored on -n generated images as above; ``--ctrl-c`` trains with ``--steps 10000000`` instead and stops the
+scored on -n generated images as above (``--path DIR``: trained on a folder, scored by ``--dataset``'s judge); ``--ctrl-c`` trains with ``--steps 10000000`` instead and stops the
 run with SIGINT after M minutes, as a user's Ctrl-C does. Results: one row per run and mean +- standard error
 per cell (``benchmarks/results/time_to_quality_grid.json``; ``--append`` adds to it).
 
@@ -46,12 +46,16 @@ def main() -> None:
     ap.add_argument("--typed", action="store_true", help="--grid: one run at a time, the command as typed (all threads)")
     ap.add_argument("--ctrl-c", action="store_true", help="--grid: --steps 10000000, stopped by SIGINT at M minutes")
     ap.add_argument("--resolution", type=int, help="--grid: training resolution (default: the judge's)")
+    ap.add_argument("--also", type=float, nargs="+", default=[], metavar="MINUTES",
+                    help="--grid: also score each run at these shorter budgets, from its checkpoint nearest them "
+                         "(settings without a learning-rate decay only)")
     ap.add_argument("--append", action="store_true", help="--grid: add the rows to those already in --out")
-    ap.add_argument("--dataset", default="fashion-mnist")
+    ap.add_argument("--dataset", default="fashion-mnist", help="the data, and the judge that scores it")
+    ap.add_argument("--path", type=Path, help="--grid: train on this image folder instead (scored by --dataset's judge)")
     ap.add_argument("--marks", type=float, nargs="+", default=[5, 10, 20], help="minutes at which to score")
     ap.add_argument("-n", type=int, default=10000, help="generated and reference images per score")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "time_to_quality.json")
-    ap.add_argument("overrides", nargs="*", help="train overrides, e.g. model.ngf=64")
+    ap.add_argument("overrides", nargs="*", help="train overrides, e.g. model.ngf=64 (--grid: added to every run)")
     args = ap.parse_args()
     if args.grid:
         if args.out.name == "time_to_quality.json":

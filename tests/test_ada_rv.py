@@ -156,7 +156,9 @@ def rv_runs(tmp_path_factory):
         root = tmp_path_factory.mktemp(f"rv-{name}")
         assert main(["train", *TINY, "--runs-dir", str(root), "--steps", "400", "--batch-size", "16",
                      "train.augment=ada", "train.ada_signal=rv", "train.ada_kimg=1", "train.log_every=20",
-                     *extra]) == 0
+                     # the rates this test was set at: with the faster default ones D also starts to tell
+                     # apart held-out digits within 400 steps (rv 0.6, p 0.12 on all 1,797)
+                     "optim.lr_g=5e-4", "optim.lr_d=2e-4", *extra]) == 0
         runs[name] = next(root.iterdir())
     return runs
 

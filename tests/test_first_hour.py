@@ -13,6 +13,7 @@ import yaml
 from PIL import Image
 
 from ganforge.cli import build_parser, main
+from ganforge.config import BASE
 from ganforge.threads import CpuShare
 
 SMALL = ["--quiet", "--device", "cpu", "--batch-size", "8", "model.ngf=8", "model.ndf=8", "model.z_dim=16",
@@ -66,7 +67,7 @@ def test_a_run_without_a_preset_is_named_for_what_it_trains(tmp_path, capsys):
     assert main(["train", "--preset", "quick", "--runs-dir", str(tmp_path / "runs"), *SMALL[1:]]) == 0
     assert sorted(p.name for p in (tmp_path / "runs").iterdir())[-1] == "00001-quick"
     help_text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
-    assert "Without one, a run starts from the quick preset's values" in help_text
+    assert f"Without one, a run starts from the {BASE} preset's values" in help_text
 
 
 def all_parsers(parser, path=("ganforge",)):

@@ -106,7 +106,7 @@ class Config:
 
 
 SECTIONS = ("data", "model", "optim", "train")
-BASE = "quick"  # the preset whose values a run without a preset starts from
+BASE = "fast"  # the preset whose values a run without a preset starts from
 
 class StrictLoader(yaml.SafeLoader):
     """YAML's safe loader with the YAML 1.2 booleans (true/false) only: ``amp: off`` is the word

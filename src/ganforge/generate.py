@@ -36,7 +36,8 @@ def load_generator(arg: str | Path, ema: bool | None = None, device="cpu") -> Lo
         state = checkpoint.load_weights(path, "G")
     if not state:
         if ema:
-            raise GanforgeError(f"{path} has no EMA generator; train with train.ema=0.999 or drop --ema")
+            raise GanforgeError(f"{path} has no EMA generator; train with train.ema_kimg=5 (on without a preset) "
+                                "or drop --ema")
         raise GanforgeError(f"{path} holds no generator weights")
     G = build_generator(meta["arch"], meta["kwargs"])
     G.load_state_dict(state)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from ganforge.cli.common import say
+from ganforge.config import BASE
 from ganforge.losses import loss_help
 from ganforge.models.families import arch_help
 from ganforge.recipes import SMALL
@@ -43,9 +44,9 @@ def add_parser(sub) -> None:
                         description="Train a GAN. Config = preset -> --config YAML -> flags -> key=value overrides.")
     tr.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.steps=500 lr_g=1e-4")
     tr.add_argument("--preset", help="named setup (see `ganforge presets`). Without one, a run starts from the "
-                    "quick preset's values (DCGAN on the digits, 1,000 steps), a folder trains at its images' own "
-                    f"size, and data of fewer than {SMALL:,} images gets the small-data recipe; the run is named "
-                    "after its data and model")
+                    f"{BASE} preset's values (DCGAN with an EMA generator on the digits, 1,000 steps or "
+                    "--minutes), a folder trains at its images' own size, and data of fewer than "
+                    f"{SMALL:,} images gets the small-data recipe; the run is named after its data and model")
     tr.add_argument("--config", help="YAML file with data/model/optim/train sections")
     tr.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     tr.add_argument("--resume", metavar="RUN", help="continue a run (its folder, or its number under --runs-dir) "

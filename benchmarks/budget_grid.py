@@ -181,7 +181,8 @@ def run_grid(args) -> None:
     if args.also and any(not k.endswith("=none") for k in decays):
         raise SystemExit("--also reads shorter budgets from a longer run: only for settings without train.lr_decay")
     # seed by seed, so each round sets settings side by side on the same seed (a grid cut short stays paired)
-    jobs = sorted([(s, m, seed) for seed in range(args.seeds) for s, m in cells], key=lambda j: -j[1])
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = sorted([(s, m, seed) for seed in seeds for s, m in cells], key=lambda j: -j[1])
     runs = Path(tempfile.mkdtemp(prefix="ttq-grid-"))
     parallel = 1 if args.typed else args.parallel
     mode = "ctrl-c" if args.ctrl_c else "typed" if args.typed else f"{parallel} side by side, 1 thread each"

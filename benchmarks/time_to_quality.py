@@ -42,6 +42,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--grid", nargs="+", metavar="SETTING:MINUTES", help=f"settings x budgets; settings: {', '.join(SETTINGS)}")
     ap.add_argument("--seeds", type=int, default=3, help="--grid: seeds a cell (train.seed 0..N-1)")
+    ap.add_argument("--first-seed", type=int, default=0, help="--grid: seeds FIRST..FIRST+N-1 (to add seeds to a cell)")
     ap.add_argument("--parallel", type=int, default=2, help="--grid: runs side by side, one thread each")
     ap.add_argument("--typed", action="store_true", help="--grid: one run at a time, the command as typed (all threads)")
     ap.add_argument("--ctrl-c", action="store_true", help="--grid: --steps 10000000, stopped by SIGINT at M minutes")

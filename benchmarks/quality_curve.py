@@ -37,6 +37,7 @@ from budget_grid import SETTINGS  # noqa: E402
 # fast-2e-3: the default as first chosen, before the digits check halved its rates
 CONTENDERS = {"default": [], "before": SETTINGS["today"], "fast-2e-3": ["optim.lr_g=2e-3", "optim.lr_d=8e-4"],
               "textbook": None}
+LABELS = {"before": "earlier defaults", "fast-2e-3": "2e-3 / 8e-4, the first choice", "textbook": "textbook DCGAN loop"}
 
 
 def ganforge_points(name: str, keys: list[str], args, root: Path, seed: int) -> list[tuple[float, Path]]:
@@ -159,7 +160,7 @@ def plot(rows: list[dict], floor: float, out: Path) -> None:
         if cells:
             seeds = max(c["seeds"] for c in cells)
             ax.errorbar([c["minutes"] for c in cells], [c["fd"] for c in cells], yerr=[c["se"] for c in cells],
-                        marker="o", capsize=3, label=f"{name} ({seeds} seed{'s' * (seeds > 1)})")
+                        marker="o", capsize=3, label=f"{LABELS.get(name, name)} ({seeds} seed{'s' * (seeds > 1)})")
     ax.axhline(floor, color="grey", linestyle=":", label=f"real data ({floor:.2f})")
     ax.set_yscale("log")
     ax.set_xlabel("training minutes (2 CPU cores)")

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ganforge.data import cache, cifar, digits, folder, idx, subset
+from ganforge.data import cache, cifar, digits, emoji, folder, idx, subset
 from ganforge.data.locate import locate
 from ganforge.data.spec import DataConfig as DataConfig  # re-exported: ganforge.data.DataConfig
 from ganforge.errors import GanforgeError
@@ -23,9 +23,11 @@ DATASETS = {
     "mnist": "MNIST handwritten digits, 28x28 gray, 60,000 train / 10,000 test, labels",
     "fashion-mnist": "Zalando Fashion-MNIST, 28x28 gray, 60,000 train / 10,000 test, 10 clothing classes",
     "cifar10": "CIFAR-10, 32x32 colour, 50,000 train / 10,000 test, 10 classes",
+    "emoji": "Google's Noto emoji, 3,786 in colour at 64 px (npm's emoji-datasource-google), 10 Unicode "
+             "categories as labels; 128 px rendered from Debian's fonts-noto-color-emoji",
     "folder": "any folder tree of images (jpg, png, webp, bmp, gif): --data folder --path DIR",
 }
-NATIVE_RESOLUTION = {"digits": 8, "mnist": 28, "fashion-mnist": 28, "cifar10": 32}
+NATIVE_RESOLUTION = {"digits": 8, "mnist": 28, "fashion-mnist": 28, "cifar10": 32, "emoji": 64}
 
 
 @dataclass
@@ -109,6 +111,18 @@ def _find_named(cfg):
         src = where / cifar.FOLDER if (where / cifar.FOLDER).is_dir() else where / cifar.ARCHIVE
         files = sorted(src.iterdir()) if src.is_dir() else [src]
         return str(where), files, cifar.CLASSES, lambda: cifar.load_split(where, split)
+    if name == "emoji":
+        if split == "test":
+            raise GanforgeError("emoji has no test split (3,786 images in all); use split=train")
+        where = emoji.find(cfg.data_dir)
+        files = emoji.files(where)
+        font = emoji.font_file() if cfg.resolution > emoji.NATIVE else None
+        files += [font] if font else []
+
+        def read():
+            images, labels, _ = emoji.load(where, cfg.resolution)
+            return images, labels
+        return str(where), files, emoji.entries(where)[1], read
     raise unknown_dataset(name)
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import torch
 
-from ganforge.data import DATASETS, ImageData, cifar, idx
+from ganforge.data import DATASETS, ImageData, cifar, emoji, idx
 from ganforge.data.paths import candidate_dirs
+from ganforge.errors import GanforgeError
 
 _HAS_FILES = {"mnist": lambda d: idx.has_split(d, "train"), "fashion-mnist": lambda d: idx.has_split(d, "train"),
               "cifar10": cifar.has_files}
@@ -20,6 +21,11 @@ def where_found(name: str) -> str:
         return "bundled"
     if name == "folder":
         return "your folder"
+    if name == "emoji":
+        try:
+            return str(emoji.find(None))
+        except GanforgeError:
+            return f"not found locally (npm install {emoji.PACKAGE}@16, then --data-dir or GANFORGE_DATA)"
     check = _HAS_FILES.get(name)
     hit = next((d for d in candidate_dirs(name, None) if d.is_dir() and check(d)), None) if check else None
     return str(hit) if hit else "not found locally (downloaded on first use)"

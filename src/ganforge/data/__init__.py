@@ -212,6 +212,16 @@ def check_batch(data: ImageData, batch_size: int) -> None:
                             f"use --batch-size {max(1, len(data))} or smaller, or add images")
 
 
+def data_record(cfg: DataConfig) -> dict:
+    """What a checkpoint records of its data, enough to find and judge it again (``data_from_record``)."""
+    keys = ("name", "path", "data_dir", "resolution", "channels", "crop", "pattern", "labels", "limit", "limit_seed")
+    return {k: getattr(cfg, k) for k in keys}
+
+
+def data_from_record(record: dict) -> DataConfig:
+    return DataConfig(**{k: v for k, v in record.items() if k in DataConfig.__dataclass_fields__})
+
+
 def data_config(name: str, resolution: int | None = None, **fields) -> DataConfig:
     """A ``DataConfig`` for a dataset by name, at its native resolution unless one is given."""
     if name not in DATASETS:

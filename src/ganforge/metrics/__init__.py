@@ -1,6 +1,7 @@
 """Sample-quality metrics behind one registry; every result carries its full setup.
 
-Judge metrics (need a judge for the dataset: digits, fashion-mnist, mnist):
+Judge metrics (a shipped judge for digits, fashion-mnist, mnist; for any other data, a folder included, a judge
+trained on that data on first use and cached by its hash: ``data_judge.py``):
   fd         Frechet distance on the judge's 128-d features (reported as fd-<judge>, never FID)
   coverage   how evenly samples spread over the judge's classes (1 = evenly, 1/K = one class)
   class-acc  conditional models: the judge's accuracy on samples of each requested class
@@ -10,7 +11,8 @@ Inception metrics (torch-fidelity, the 2015-12-05 TF Inception-v3 weights):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,10 +22,10 @@ from ganforge.data import DataConfig, load_dataset
 from ganforge.data.cache import key as cache_key
 from ganforge.data.paths import cache_root
 from ganforge.errors import GanforgeError
-from ganforge.metrics import frechet, inception
+from ganforge.metrics import data_judge, frechet, inception
 from ganforge.metrics.judge import RESIZE_FILTER, Judge
 from ganforge.metrics.names import INCEPTION_METRICS, JUDGE_METRICS, METRICS, better, parse_metrics  # noqa: F401
-from ganforge.metrics.train_judge import load_judge
+from ganforge.metrics.train_judge import JUDGE_DATA, load_judge
 
 # Resolution at which each dataset's images are scored (digits as trained: upscaled from 8 px to 32).
 EVAL_RESOLUTION = {"digits": 32, "mnist": 28, "fashion-mnist": 28, "cifar10": 32}
@@ -40,8 +42,9 @@ class Result:
         s = self.setup
         where = f"{s['generated']} samples vs {s['reference']} {s['dataset']} {s['split']}" if "reference" in s \
             else f"{s['generated']} samples"
+        floor = f"; real images' floor {s['floor']:.4f} at {s['floor_images']}" if "floor" in s else ""
         return (f"{self.metric:18s} {self.value:10.4f}   ({s['network']} {s['network_hash'][:12]}, {where}, "
-                f"{s['resolution']} px, {s['resize']})")
+                f"{s['resolution']} px, {s['resize']}{floor})")
 
     def record(self) -> dict:
         return {"kind": "eval", "metric": self.metric, "value": self.value, **self.setup, **self.extra}
@@ -73,16 +76,48 @@ def judge_reference(judge: Judge, dataset: str, split: str, n: int) -> tuple[np.
     return mu, sigma, len(images)
 
 
+def has_shipped_judge(dataset: str, judge: str | None = None) -> bool:
+    """Whether ``dataset`` is judged by a shipped (or trainable named) judge rather than one trained on the data."""
+    return (judge or dataset) in JUDGE_DATA
+
+
+def judge_name(data: DataConfig) -> str:
+    """What a judge trained on ``data`` is called: the dataset's name, or a folder's own name."""
+    if data.name != "folder":
+        return data.name
+    stem = Path(data.path or "folder").expanduser().resolve().name
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-").lower() or "folder"
+
+
+def load_data_judge(data: DataConfig, device="cpu", log=print) -> data_judge.DataJudge:
+    """The judge trained on ``data`` (every image of it, whatever ``data.limit`` a run trained on)."""
+    whole = load_dataset(replace(data, limit=None))
+    if whole.images is None:
+        raise GanforgeError("a judge is trained on images held in memory; this folder streams from disk "
+                            "(raise data.max_memory_gb, or score a smaller folder)")
+    return data_judge.load(whole.images, whole.labels, whole.classes, judge_name(data), device, log)
+
+
 class Evaluator:
-    """Scores batches of samples against one dataset; judges and reference stats load once."""
+    """Scores batches of samples against one dataset; judges and reference stats load once.
+
+    ``data`` describes the data when it has no shipped judge (a folder, emoji, CIFAR-10): a judge is then
+    trained on it (once, cached) and brings its own reference statistics and floor."""
 
     def __init__(self, dataset: str, metrics: list[str], split: str = "train", n_ref: int = 10000,
-                 judge: str | None = None, inception_weights: str | None = None, device="cpu"):
+                 judge: str | None = None, inception_weights: str | None = None, device="cpu",
+                 data: DataConfig | None = None):
         self.dataset, self.metrics, self.split, self.n_ref = dataset, metrics, split, n_ref
         self.device = torch.device(device)
         self.judge = None
         if any(m in JUDGE_METRICS for m in metrics):
-            self.judge = load_judge(judge or dataset, self.device)
+            if has_shipped_judge(dataset, judge) or data is None:
+                self.judge = load_judge(judge or dataset, self.device)
+            else:
+                self.judge = load_data_judge(data, self.device)
+                if not self.judge.classes and any(m in ("coverage", "class-acc") for m in metrics):
+                    raise GanforgeError(f"{self.judge.name} has no classes, so coverage and class-acc cannot be "
+                                        "measured; use --metrics fd (or labels: data.labels=true for subfolders)")
         self.weights = None
         if any(m in INCEPTION_METRICS for m in metrics):
             self.weights = inception.weights_path(inception_weights)
@@ -98,10 +133,15 @@ class Evaluator:
                     "resolution": j.resolution, "source_resolution": res,
                     "resize": RESIZE_FILTER if res != j.resolution else "none", **setup}
             if "fd" in self.metrics:
-                mu, sigma, n = judge_reference(j, self.dataset, self.split, self.n_ref)
+                if isinstance(j, data_judge.DataJudge):
+                    mu, sigma, n = j.mu, j.sigma, j.record["reference_images"]
+                    ref = {"reference": n, "dataset": j.name, "split": "judge's training part",
+                           "floor": j.record["floor"], "floor_images": j.record["floor_images"]}
+                else:
+                    mu, sigma, n = judge_reference(j, self.dataset, self.split, self.n_ref)
+                    ref = {"reference": n, "dataset": self.dataset, "split": self.split}
                 fd = frechet.frechet_distance(*frechet.mean_cov(feats), mu, sigma)
-                out.append(Result(f"fd-{j.name}", fd, {**base, "reference": n, "dataset": self.dataset,
-                                                       "split": self.split}))
+                out.append(Result(f"fd-{j.name}", fd, {**base, **ref}))
             if "coverage" in self.metrics:
                 out.append(Result("coverage", frechet.coverage(logits, len(j.classes)), base))
             if "class-acc" in self.metrics:

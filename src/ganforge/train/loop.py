@@ -16,7 +16,7 @@ import torch
 from ganforge import checkpoint, losses, stats
 from ganforge.augment import augment, parse_policy
 from ganforge.config import Config
-from ganforge.data import ImageData, check_batch
+from ganforge.data import ImageData, check_batch, data_record
 from ganforge.data.batches import Batches
 from ganforge.device import resolve_device
 from ganforge.errors import GanforgeError
@@ -137,10 +137,11 @@ class Trainer:
         if t.eval_every and self.world.main:  # built now: a missing judge or Inception file fails early
             from ganforge.metrics import Evaluator, parse_metrics
 
-            self.evaluator = Evaluator(data.name, parse_metrics(t.eval_metrics), device=self.device)
+            self.evaluator = Evaluator(data.name, parse_metrics(t.eval_metrics), device=self.device, data=cfg.data)
         self._stop = False
         self.meta = {"arch": m.arch, "kwargs": self.kwargs, "z_dist": m.z_dist, "classes": data.classes
-                     if self.conditional else None, "dataset": data.name, "resolution": data.resolution}
+                     if self.conditional else None, "dataset": data.name, "resolution": data.resolution,
+                     "data": data_record(cfg.data)}
 
     # ---- phases -------------------------------------------------------------------------------
     def _autocast(self):

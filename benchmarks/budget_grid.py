@@ -60,6 +60,14 @@ SETTINGS.update({  # the second round: around the first round's best (narrow net
     "w24-lr3-k5-hinge": [*K5, *W[24], *LR3, "--loss", "hinge"],
     "w32-lr4-k5": [*K5, *W[32], "optim.lr_g=4e-3", "optim.lr_d=1.6e-3"],
 })
+LITE = {w: ["--arch", "lite", f"model.ngf={w}", f"model.ndf={w}"] for w in (8, 16, 24, 32)}
+SETTINGS.update({  # folders at 64 px and up (emoji): the lite family against the DCGAN default
+    "lite-w16": LITE[16], "lite-w24": LITE[24], "lite-w32": LITE[32], "lite-w8": LITE[8],
+    "lite-w16-hinge": [*LITE[16], "--loss", "hinge"],
+    "lite-w16-lr2": [*LITE[16], "optim.lr_g=2e-4", "optim.lr_d=2e-4"],
+    "lite-w16-diffaug": [*LITE[16], "train.augment=diffaug", "train.augment_policy=translation,color"],
+    "dcgan-w16": W[16],
+})
 QUIET = ["train.sample_every=100000", "train.ckpt_every=100000", "train.log_every=100", "--quiet"]
 # --typed and --ctrl-c: the command as typed, its sample grids, checkpoints and records included (only the
 # progress line is off: its output would go to a pipe)
@@ -121,14 +129,24 @@ def at_minutes(done: dict, minutes: float) -> dict:
 EVALUATORS: dict = {}
 
 
-def score(trained: list[dict], dataset: str, n: int) -> list[dict]:
+def make_evaluator(dataset: str, n: int, resolution: int | None):
+    """The dataset's shipped judge, or one trained on the dataset at the runs' resolution (emoji)."""
+    from ganforge.data import NATIVE_RESOLUTION, DataConfig
+    from ganforge.metrics import Evaluator, has_shipped_judge
+
+    if has_shipped_judge(dataset):
+        return Evaluator(dataset, ["fd", "coverage"], n_ref=n)
+    data = DataConfig(name=dataset, resolution=resolution or NATIVE_RESOLUTION.get(dataset, 64))
+    return Evaluator(dataset, ["fd", "coverage"], data=data)
+
+
+def score(trained: list[dict], dataset: str, n: int, resolution: int | None = None) -> list[dict]:
     from ganforge.generate import load_generator
     from ganforge.grid import to_uint8
-    from ganforge.metrics import Evaluator
     from ganforge.sampling import generate, seeded_z
 
     if (dataset, n) not in EVALUATORS:  # its reference features are computed once for the whole grid
-        EVALUATORS[(dataset, n)] = Evaluator(dataset, ["fd", "coverage"], n_ref=n)
+        EVALUATORS[(dataset, n)] = make_evaluator(dataset, n, resolution)
     evaluator = EVALUATORS[(dataset, n)]
     rows = []
     for t in trained:
@@ -169,10 +187,11 @@ def table(cells: list[dict]) -> str:
 
 
 def run_grid(args) -> None:
+    from ganforge.metrics import has_shipped_judge
     from ganforge.metrics.train_judge import load_judge
 
-    if not args.path:  # a named dataset trains at its judge's resolution; a folder at its own unless told
-        args.resolution = args.resolution or load_judge(args.dataset).resolution
+    if not args.path and has_shipped_judge(args.dataset):  # a named dataset trains at its judge's resolution
+        args.resolution = args.resolution or load_judge(args.dataset).resolution  # (a folder at its own unless told)
     data = f"{args.path.name} (folder)" if args.path else args.dataset
     if args.overrides:  # keys added to every run are part of what the rows measured
         data += " " + " ".join(args.overrides)
@@ -194,7 +213,7 @@ def run_grid(args) -> None:
         with ThreadPoolExecutor(parallel) as pool:
             trained = [t for ts in pool.map(lambda j: train(args, *j, runs), jobs[i:i + parallel]) for t in ts]
         rows += [{**r, "mode": mode + (f", read in {r['of_minutes']:g}-minute runs" if "of_minutes" in r else ""),
-                  "dataset": data} for r in score(trained, args.dataset, args.n)]
+                  "dataset": data} for r in score(trained, args.dataset, args.n, args.resolution)]
         result = {"benchmark": "time_to_quality_grid", "n": args.n, "settings": SETTINGS, "rows": rows,
                   "summary": summary(rows), "torch": torch.__version__, "cpus": os.cpu_count(),
                   "cpu": platform.processor() or platform.machine()}

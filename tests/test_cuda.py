@@ -69,3 +69,13 @@ def test_compiled_training_matches_eager_on_cuda_within_bf16_tolerance(tmp_path)
     assert a.keys() == b.keys()
     # bf16 keeps 8 bits of mantissa: updates agree to a few percent, a wrong graph differs by ~100%
     assert relative_gap(a, b, init) < 0.1
+
+
+@pytest.mark.parametrize("arch", list(__import__("ganforge.models.families", fromlist=["FAMILIES"]).FAMILIES))
+def test_every_family_trains_with_amp_resumes_and_samples_on_cuda(tmp_path, arch):
+    """Every family of the registry (lite and clite included) on CUDA with autocast, channels_last and fused
+    Adam, then resumed and sampled: the paths a lent GPU runs."""
+    assert gpu_train(tmp_path, "--arch", arch, "--steps", "2", "train.ckpt_every=2", "train.amp=auto") == 0
+    run = only_run(tmp_path)
+    assert main(["train", "--resume", str(run), "--steps", "4", "--quiet"]) == 0
+    assert main(["generate", str(run), "--device", "cuda", "--grid", str(tmp_path / "g.png")]) == 0

@@ -46,7 +46,8 @@ def test_package_layout_labels_and_variants(tmp_path):
     assert d.images[0, :, 16, 16].tolist() == [255, 0, 0] and d.images[3, :, 16, 16].tolist() == [0, 0, 255]
 
 
-def test_missing_package_and_test_split(tmp_path):
+def test_missing_package_and_test_split(tmp_path, monkeypatch):
+    monkeypatch.delenv("GANFORGE_DATA", raising=False)              # the shared datasets would be found
     with pytest.raises(GanforgeError, match="npm install emoji-datasource-google"):
         load_dataset(DataConfig(name="emoji", resolution=64, data_dir=str(tmp_path)))
     make_package(tmp_path, [("a.png", "Flags", (1, 2, 3), [])])

@@ -165,8 +165,8 @@ def test_eval_errors(tmp_path, capsys):
     for i in range(70):
         Image.new("L", (16, 16), i).save(imgs / f"{i}.png")
     assert main(["train", *TINY, "--runs-dir", str(tmp_path / "r"), "--data", "folder", "--path", str(imgs),
-                 "--eval-every", "5"]) == 2
-    assert "no judge for dataset 'folder'" in capsys.readouterr().err
+                 "--eval-every", "5", "--eval-metrics", "fd,coverage"]) == 2
+    assert "has no classes, so coverage and class-acc cannot be measured" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()  # refused before a run folder was made
 
 

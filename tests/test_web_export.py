@@ -14,7 +14,7 @@ from ganforge.generate import draw, load_generator
 from ganforge.grid import to_uint8
 from ganforge.models.families import FAMILIES
 from ganforge.sampling import generate, seeded_z
-from ganforge.webexport.program import FORWARDS
+from ganforge.webexport.program import OPS
 from test_export import train_runs
 
 # every family of the registry (grey 28 px and colour 32 px) and the 64 px DCGAN
@@ -29,8 +29,11 @@ def runs(tmp_path_factory):
     return train_runs(tmp_path_factory, ARCHS)
 
 
-def test_every_family_of_the_registry_has_a_web_forward():
-    assert set(FORWARDS) == set(FAMILIES)
+def test_the_runtime_runs_every_op_the_program_can_write():
+    from importlib import resources
+
+    js = resources.files("ganforge.webexport").joinpath("runtime.js").read_text()
+    assert set(re.findall(r'case "(\w+)":', js)) == set(OPS)
 
 
 def open_offline(driver, path):
@@ -140,8 +143,9 @@ def test_a_layer_the_page_cannot_run_is_named(runs, tmp_path, capsys, monkeypatc
     gen.G.net[1] = nn.SiLU()
     with pytest.raises(Exception, match="cannot carry a SiLU layer"):
         program.build(gen.G, gen.arch)
-    monkeypatch.delitem(program.FORWARDS, "mlp")
-    with pytest.raises(Exception, match="no forward for the 'mlp' family"):
+    gen = load_generator(runs["mlp-28"])
+    monkeypatch.setattr(type(gen.G), "forward", lambda self, z, y=None: torch.sin(self.net(z)).view(-1, *self.shape))
+    with pytest.raises(Exception, match="cannot carry the operation sin"):
         program.build(gen.G, gen.arch)
 
 
@@ -162,3 +166,63 @@ def test_the_page_names_the_generator_it_draws(runs, tmp_path):
         out = tmp_path / f"p{len(flags)}.html"
         assert main(["export", str(run), "--format", "web", "--out", str(out), *flags]) == 0
         assert f'"run_command": {command}' in out.read_text()
+
+
+def sensitize(gen, seed=0):
+    """Redraw G so that its images depend clearly on z, and give each BatchNorm running statistics where eps
+    matters (variance about eps, the scale made up in the weight): trained for two steps, the tiny test
+    generators barely depend on z and their variances are about 1, so an off-by-one noise seed or a wrong eps
+    in the page passed every pixel check."""
+    import torch.nn as nn
+
+    G, g = gen.G, torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in G.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                w = m.weight
+                fan_in = w[0].numel() if not isinstance(m, nn.ConvTranspose2d) else w.shape[0] * w[0, 0].numel() / 4
+                w.copy_(torch.randn(w.shape, generator=g) * (1.5 / fan_in ** 0.5))
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.reset_running_stats()
+                m.momentum = None                         # a plain average over the batches below
+        G.train()
+        k = gen.kwargs.get("num_classes", 0) if gen.conditional else 0
+        for _ in range(4):
+            z = torch.randn(128, gen.kwargs["z_dim"], generator=g)
+            G(z, torch.arange(128) % k if k else None)
+        G.eval()
+        for m in G.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                s = m.eps / m.running_var.clamp_min(1e-12)  # variance down to about eps, weight up to match
+                m.running_var.mul_(s)
+                m.weight.mul_(s.sqrt())
+    return gen
+
+
+@pytest.mark.parametrize("arch", ["dcgan-28", "cdcgan-28", "lite-32", "clite-32"])
+def test_page_parity_bites_on_z_and_batchnorm_eps(runs, tmp_path, chrome, arch):  # noqa: F811
+    """With z-dependent generators and eps-sensitive BatchNorm: a noise seed off by one, or a wrong eps, in
+    the page would move many pixels by far more than the 2 levels the page is allowed."""
+    import copy
+
+    import torch.nn as nn
+
+    from ganforge.webexport import export_web
+
+    gen = sensitize(load_generator(runs[arch], ema=False))
+    k = gen.kwargs.get("num_classes", 0) if gen.conditional else 0
+    a, b = draw(gen, 4, 0, 0 if k else None).float(), draw(gen, 4, 1, 0 if k else None).float()
+    assert (a - b).abs().mean() > 8                        # the next seed's images: pixels move by far more than 2
+    other = copy.deepcopy(gen)
+    for m in other.G.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            m.eps *= 2
+    assert (draw(other, 4, 0, 0 if k else None).float() - a).abs().mean() > 5   # eps matters
+    out = tmp_path / "s.html"
+    export_web(gen, out, runs[arch].name, "digits", str(runs[arch]))
+    open_offline(chrome, out)
+    for seed in range(6):
+        cls = seed % k if k else None
+        assert_close(page_images(chrome, 1, seed, cls), draw(gen, 1, seed, cls))
+    assert_close(page_images(chrome, 8, 3, None), draw(gen, 8, 3))
+    assert console_errors(chrome) == []

@@ -89,9 +89,13 @@ def judge_name(data: DataConfig) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-").lower() or "folder"
 
 
-def load_data_judge(data: DataConfig, device="cpu", log=print) -> data_judge.DataJudge:
-    """The judge trained on ``data`` (every image of it, whatever ``data.limit`` a run trained on)."""
+def load_data_judge(data: DataConfig, device="cpu", log=print, classes_for: list[str] = ()) -> data_judge.DataJudge:
+    """The judge trained on ``data`` (every image of it, whatever ``data.limit`` a run trained on).
+    ``classes_for``: metrics that need classes, refused before any training where the data has none."""
     whole = load_dataset(replace(data, limit=None))
+    if not whole.classes and classes_for:
+        raise GanforgeError(f"{judge_name(data)} has no classes, so coverage and class-acc cannot be measured; use "
+                            "--metrics fd (or labels: data.labels=true for a folder of class subfolders)")
     if whole.images is None:
         raise GanforgeError("a judge is trained on images held in memory; this folder streams from disk "
                             "(raise data.max_memory_gb, or score a smaller folder)")
@@ -114,10 +118,8 @@ class Evaluator:
             if has_shipped_judge(dataset, judge) or data is None:
                 self.judge = load_judge(judge or dataset, self.device)
             else:
-                self.judge = load_data_judge(data, self.device)
-                if not self.judge.classes and any(m in ("coverage", "class-acc") for m in metrics):
-                    raise GanforgeError(f"{self.judge.name} has no classes, so coverage and class-acc cannot be "
-                                        "measured; use --metrics fd (or labels: data.labels=true for subfolders)")
+                self.judge = load_data_judge(data, self.device,
+                                             classes_for=[m for m in metrics if m in ("coverage", "class-acc")])
         self.weights = None
         if any(m in INCEPTION_METRICS for m in metrics):
             self.weights = inception.weights_path(inception_weights)

@@ -6,15 +6,31 @@ A network is rebuilt from ``(arch, kwargs)`` alone: checkpoints store exactly th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import import_module
 
 import torch.nn as nn
 
 from ganforge.models.families import FAMILIES
 
-# name -> (Generator class, Discriminator class, conditional), from the one list in ``families``
-ARCHS = {name: (m.Generator, m.Discriminator, f.conditional)
-         for name, f in FAMILIES.items() for m in [import_module(f"ganforge.models.{f.module}")]}
+
+class _Archs(Mapping):
+    """name -> (Generator class, Discriminator class, conditional), read from the one list in ``families`` when
+    asked, so a family added there (one line) is known everywhere at once."""
+
+    def __getitem__(self, name: str):
+        f = FAMILIES[name]
+        m = import_module(f"ganforge.models.{f.module}")
+        return m.Generator, m.Discriminator, f.conditional
+
+    def __iter__(self):
+        return iter(FAMILIES)
+
+    def __len__(self) -> int:
+        return len(FAMILIES)
+
+
+ARCHS = _Archs()
 
 
 def is_conditional(arch: str) -> bool:

@@ -23,6 +23,8 @@ FAMILIES = {
     "cdcgan": Family("conditional", "label-conditioned DCGAN", conditional=True),
     "mlp": Family("mlp", "fully connected MLPs", convolutional=False),
     "keras-cifar": Family("keras_cifar", "the Keras CIFAR-10 GAN's networks"),
+    "lite": Family("lite", "FastGAN-style: skip-layer excitation, two-path D; for folders at 32-256 px"),
+    "clite": Family("clite", "label-conditioned lite (class embedding in G, projection D)", conditional=True),
 }
 
 

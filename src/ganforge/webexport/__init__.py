@@ -73,7 +73,7 @@ def check(p: Program, gen: LoadedGenerator) -> float:
     for n in (1, 7):
         z = seeded_z(gen, n, n)
         y = torch.arange(n) % gen.kwargs["num_classes"] if gen.conditional else None
-        want = generate(gen, z, y, batch_size=n).permute(0, 2, 3, 1)
+        want = generate(gen, z, y, batch_size=n)
         with torch.no_grad():
             got = run(p, z, y)
         if got.shape != want.shape:
@@ -102,9 +102,9 @@ def export_web(gen: LoadedGenerator, out: Path, run_name: str, dataset: str, sou
     check_out(out, ".html")
     t0 = time.perf_counter()
     gen.G.cpu().float().eval()
-    p = build(gen.G, gen.arch)
-    diff = check(p, gen)
     k = gen.kwargs
+    p = build(gen.G, gen.arch, gen.conditional, k["z_dim"], k.get("num_classes", 0))
+    diff = check(p, gen)
     meta = {"run_name": run_name, "arch": gen.arch, "dataset": dataset, "step": gen.step, "ema": gen.ema,
             "z_dim": k["z_dim"], "z_distribution": gen.z_dist, "resolution": k["resolution"],
             "channels": k["channels"], "num_classes": k.get("num_classes", 0) if gen.conditional else 0,

@@ -96,38 +96,62 @@
     return model.arrays;
   }
 
-  // Images (N, H, W, C) in [-1, 1] from noise z (Float32Array, N * z_dim) and labels (Int32Array or null).
+  // PyTorch's dimension d of a value of rank r, in the page's layout (4-d values are channels-last here)
+  const NHWC = [0, 3, 1, 2];
+  function axis(d, r) { return r === 4 ? NHWC[d] : d; }
+  function toTorch(x) { return x.rank === 4 ? tf.transpose(x, [0, 3, 1, 2]) : x; }
+  function fromTorch(x) { return x.rank === 4 ? tf.transpose(x, [0, 2, 3, 1]) : x; }
+
+  // Images (N, H, W, C) in [-1, 1] from noise z (Float32Array, N * z_dim) and labels (Int32Array or null):
+  // the program of webexport/program.py, one op per traced node of G (its OPS), each adding one value.
   function forward(model, z, n, labels) {
     const T = decodeWeights(model);
     return tf.tidy(() => {
-      let x = tf.tensor2d(z, [n, model.meta.z_dim]), y1h = null;
+      const v = [tf.tensor2d(z, [n, model.meta.z_dim]), labels ? tf.tensor1d(labels, "int32") : null];
       for (const o of model.ops) {
+        const a = v[o.in[0]], r = a ? a.rank : 0;
+        let x;
         switch (o.op) {
-          case "onehot": y1h = tf.cast(tf.oneHot(tf.tensor1d(labels, "int32"), o.classes), "float32"); break;
-          case "cat_label": x = tf.concat([x, y1h], 1); break;
-          case "cat_label_maps": {
-            const [b, h, w] = x.shape;
-            x = tf.concat([x, tf.tile(tf.reshape(y1h, [b, 1, 1, -1]), [1, h, w, 1])], 3);
+          case "linear": x = tf.matMul(a, T[o.w]); if (o.b !== null) x = tf.add(x, T[o.b]); break;
+          case "affine": x = tf.add(tf.mul(a, T[o.scale]), T[o.shift]); break;
+          case "conv": {
+            const p = o.pad;
+            x = tf.conv2d(a, T[o.w], o.stride, p ? [[0, 0], [p, p], [p, p], [0, 0]] : "valid");
+            if (o.b !== null) x = tf.add(x, T[o.b]);
             break;
           }
-          case "linear": x = tf.matMul(x, T[o.w]); if (o.b !== null) x = tf.add(x, T[o.b]); break;
-          case "affine": x = tf.add(tf.mul(x, T[o.scale]), T[o.shift]); break;
-          case "to_maps": x = tf.transpose(tf.reshape(x, [n, ...o.shape]), [0, 2, 3, 1]); break;
           case "convT": {
-            const [b, h, w] = x.shape, cout = T[o.w].shape[2];
-            x = tf.conv2dTranspose(x, T[o.w], [b, 2 * h, 2 * w, cout], 2, "same");
+            const [b, h, w] = a.shape, cout = T[o.w].shape[2];
+            x = tf.conv2dTranspose(a, T[o.w], [b, 2 * h, 2 * w, cout], 2, "same");
             if (o.out !== 2 * h) x = tf.slice(x, [0, 0, 0, 0], [b, o.out, o.out, cout]);
             if (o.b !== null) x = tf.add(x, T[o.b]);
             break;
           }
-          case "conv": x = tf.conv2d(x, T[o.w], 1, "same"); if (o.b !== null) x = tf.add(x, T[o.b]); break;
-          case "relu": x = tf.relu(x); break;
-          case "leaky": x = tf.leakyRelu(x, o.alpha); break;
-          case "tanh": x = tf.tanh(x); break;
+          case "upsample": x = tf.image.resizeNearestNeighbor(a, o.size, false, false); break;
+          case "avgpool": x = tf.avgPool(a, o.k, o.k, "valid"); break;
+          case "relu": x = tf.relu(a); break;
+          case "leaky": x = tf.leakyRelu(a, o.alpha); break;
+          case "tanh": x = tf.tanh(a); break;
+          case "sigmoid": x = tf.sigmoid(a); break;
+          case "glu": { const [p, q] = tf.split(a, 2, axis(o.dim, r)); x = tf.mul(p, tf.sigmoid(q)); break; }
+          case "add": x = tf.add(a, o.in.length > 1 ? v[o.in[1]] : tf.scalar(o.scalar)); break;
+          case "sub": x = tf.sub(a, o.in.length > 1 ? v[o.in[1]] : tf.scalar(o.scalar)); break;
+          case "mul": x = tf.mul(a, o.in.length > 1 ? v[o.in[1]] : tf.scalar(o.scalar)); break;
+          case "cat": x = tf.concat(o.in.map((i) => v[i]), axis(o.dim, r)); break;
+          case "mean": x = tf.mean(a, o.dims.map((d) => axis(d, r)), true);
+            if (!o.keepdim) x = fromTorch(tf.reshape(toTorch(x), [n, ...o.shape])); break;
+          case "reshape": x = fromTorch(tf.reshape(toTorch(a), [n, ...o.shape])); break;
+          case "expand": x = fromTorch(tf.broadcastTo(toTorch(a), [n, ...o.shape])); break;
+          case "slice": x = fromTorch(tf.slice(toTorch(a), [0, ...o.begin], [n, ...o.size])); break;
+          case "onehot": x = tf.cast(tf.oneHot(a, o.classes), "float32"); break;
+          case "const": x = T[o.t]; break;
           default: throw new Error("unknown op " + o.op);
         }
+        v.push(x);
       }
-      return x;
+      const out = v[v.length - 1];
+      return out.rank === 4 ? out : fromTorch(tf.reshape(out, [n, model.meta.channels, model.meta.resolution,
+        model.meta.resolution]));
     });
   }
 

@@ -24,7 +24,7 @@ demo: install  ## train the quick preset on the offline digits (recognizable sam
 test: install  ## the test suite (real Fashion-MNIST tests run when $$GANFORGE_DATA has it)
 	$(PY) -m pytest -q
 
-bench: install  ## throughput (~17 min), export (~40 s), web export (~3 min), server load (~1 min), lab modes (~32 min), small data (~16 min), time to quality (~35 min), quality curve (~33 min)
+bench: install  ## throughput (~17 min), export (~40 s), web export (~3 min), server load (~1 min), lab modes (~32 min), small data (~16 min), time to quality (~35 min), quality curve (~33 min), folder judge (~3 min)
 	$(PY) benchmarks/throughput.py
 	$(PY) benchmarks/export.py
 	$(PY) benchmarks/web_export.py
@@ -33,6 +33,7 @@ bench: install  ## throughput (~17 min), export (~40 s), web export (~3 min), se
 	$(PY) benchmarks/small_data.py --recipes none ada-tc-slow --out benchmarks/results/small_data-make.json
 	$(PY) benchmarks/time_to_quality.py model.ngf=32 model.ndf=32
 	$(PY) benchmarks/quality_curve.py --seeds 1 --out benchmarks/results/quality_curve-make.json --plot benchmarks/results/quality_curve-make.png
+	$(PY) benchmarks/folder_judge.py --out benchmarks/results/folder_judge-make.json
 
 lint: install
 	$(VENV)/bin/ruff check src tests

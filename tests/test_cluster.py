@@ -231,3 +231,20 @@ def wait_for(cond, timeout=60.0):
 
 def wait_for_file(path: Path, timeout=60.0):
     wait_for(path.is_file, timeout)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
+def test_lite_under_torchrun_resumes_after_a_rank_is_killed(tmp_path):
+    """The lite family on two ranks (its BatchNorm statistics per rank): rank 1 dies at step 5, torchrun starts
+    the round again, and the run goes on from its newest checkpoint in its own folder to the end."""
+    args = ["train", *[a for a in TINY if a != "--quiet"], "--arch", "lite", "--resolution", "16", "--batch-size", "16",
+            "--steps", "8", "train.ckpt_every=2", "--runs-dir", str(tmp_path / "runs")]
+    crash = {"GANFORGE_CRASH_AT": "5", "GANFORGE_CRASH_MARK": str(tmp_path / "crashed")}
+    p = torchrun(args, extra=["--standalone", "--max-restarts=2"], env=crash)
+    out, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err[-3000:]
+    assert (tmp_path / "crashed").is_file()
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and f"resuming {runs[0]} at step 4 of 8" in out, out
+    assert newest_step(runs[0]) == 8 and "arch: lite" in (runs[0] / "config.yaml").read_text()

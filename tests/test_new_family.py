@@ -41,11 +41,12 @@ class Generator(nn.Module):
             layers += [Up(self.c, self.c, s), nn.BatchNorm2d(self.c), nn.ReLU(), Block(self.c)]
         self.body = nn.Sequential(*layers)
         self.to_image = nn.Conv2d(self.c, channels, 3, 1, 1)
+        self.shift = nn.Parameter(torch.zeros(1, self.c, 1, 1))   # a learned tensor used as it is
         dcgan_init(self)
 
     def forward(self, z, y=None):
         h = self.project(z).view(-1, self.c, self.base, self.base)
-        h = self.body(h)
+        h = self.body(h) + self.shift
         return torch.tanh(self.to_image(h - 0.5 * h.mean((2, 3), keepdim=True)))
 '''
 

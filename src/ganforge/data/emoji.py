@@ -87,18 +87,24 @@ def load(root: Path, resolution: int) -> tuple[torch.Tensor, torch.Tensor, list[
             raise GanforgeError(f"emoji above {NATIVE} px are rendered from Noto Color Emoji, which is not "
                                 "installed; apt install fonts-noto-color-emoji, or train at --resolution 64")
         return _render_all(listed, index, classes, font)
-    images, labels = [], []
-    for name, _, cat in listed:
+
+    def read(name):
         try:
-            arr, _ = decode(root / IMAGES / name, NATIVE)
+            return decode(root / IMAGES / name, NATIVE)[0]
         except (*DECODE_ERRORS, FileNotFoundError):
-            continue  # the package lists a few it does not ship at this size
-        images.append(arr)
-        labels.append(index[cat])
-    if not images:
-        raise GanforgeError(f"no emoji images could be read under {root / IMAGES}; reinstall {PACKAGE}")
-    x = torch.from_numpy(np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2)))
-    return x, torch.tensor(labels, dtype=torch.int64), classes
+            return None  # the package lists a few it does not ship at this size
+    x, y = _stack([(read(name), index[cat]) for name, _, cat in listed],
+                  f"no emoji images could be read under {root / IMAGES}; reinstall {PACKAGE}")
+    return x, y, classes
+
+
+def _stack(items: list[tuple[np.ndarray | None, int]], none_read: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(HWC image or None, label) pairs -> uint8 (N, 3, H, W) and int64 labels of the images there are."""
+    good = [(a, c) for a, c in items if a is not None]
+    if not good:
+        raise GanforgeError(none_read)
+    x = torch.from_numpy(np.ascontiguousarray(np.stack([a for a, _ in good]).transpose(0, 3, 1, 2)))
+    return x, torch.tensor([c for _, c in good], dtype=torch.int64)
 
 
 def font_file() -> Path | None:
@@ -135,13 +141,6 @@ def _render_all(listed, index, classes, font_path: Path):
         font = ImageFont.truetype(str(font_path), 109)  # the one size of the font's bitmap strike
     except OSError as err:
         raise GanforgeError(f"{font_path} cannot be read as a font ({err}); reinstall fonts-noto-color-emoji") from None
-    images, labels = [], []
-    for _, unified, cat in listed:
-        arr = render(font, unified)
-        if arr is not None:
-            images.append(arr)
-            labels.append(index[cat])
-    if not images:
-        raise GanforgeError(f"{font_path} drew none of the emoji; is it Noto Color Emoji?")
-    x = torch.from_numpy(np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2)))
-    return x, torch.tensor(labels, dtype=torch.int64), classes
+    x, y = _stack([(render(font, unified), index[cat]) for _, unified, cat in listed],
+                  f"{font_path} drew none of the emoji; is it Noto Color Emoji?")
+    return x, y, classes

@@ -146,9 +146,10 @@ def _emit(p: Program, node: fx.Node, values: dict, modules: dict):
 
     if out_shape is None and node.op != "get_attr":
         return None                                   # sizes, dtypes: read from the shapes instead
-    if node.op == "get_attr":
-        t = getattr(node.graph.owning_module, node.target) if "." not in node.target else \
-            modules[node.target.rsplit(".", 1)[0]].get_parameter(node.target.rsplit(".", 1)[1])
+    if node.op == "get_attr":                         # a tensor of the module used as it is (a learned map)
+        t = node.graph.owning_module
+        for part in node.target.split("."):
+            t = getattr(t, part)
         t = t.detach().float()
         return p.add("const", [], t=p.tensor(t.permute(0, 2, 3, 1) if t.dim() == 4 else t), rank=t.dim())
     if node.op == "call_module":

@@ -95,3 +95,15 @@ def test_real_package():
     d = load_dataset(DataConfig(name="emoji", resolution=64, data_dir=str(real_package())))
     assert len(d) == 3786 and len(d.classes) == 10
     assert torch.bincount(d.labels).min() >= 5
+
+
+def test_emoji_trains_at_its_own_size_unless_told(capsys):
+    from ganforge.cli import main
+
+    assert main(["train", "--data", "emoji", "--minutes", "10", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "resolution: 64" in out and "emoji's own size" in out
+    assert main(["train", "--data", "emoji", "--resolution", "32", "--dry-run"]) == 0
+    assert "resolution: 32" in capsys.readouterr().out
+    assert main(["train", "--dry-run"]) == 0                       # the digits keep the default 32
+    assert "resolution: 32" in capsys.readouterr().out

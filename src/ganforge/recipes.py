@@ -16,12 +16,20 @@ SIZES = (16, 28, 32, 64, 128, 256)  # resolutions a folder trains at unless one 
 
 
 def folder_resolution(cfg: C.Config) -> str | None:
-    """Set ``data.resolution`` of a folder to the largest of ``SIZES`` not above its images' common size,
-    unless the user or a folder preset chose one; returns the line that says so, or None."""
+    """Set ``data.resolution`` of a folder to the largest of ``SIZES`` not above its images' common size, and
+    of a named dataset drawn larger than the default 32 px (emoji: 64) to its own size, unless the user or the
+    preset chose one; returns the line that says so, or None."""
+    from ganforge.data import NATIVE_RESOLUTION
+
     d = cfg.data
     chosen = getattr(cfg, "user_keys", set())
     preset_data = C.PRESETS[cfg.preset].get("data", {}) if cfg.preset else {}
-    if d.name != "folder" or "data.resolution" in chosen or preset_data.get("name") == "folder":
+    if "data.resolution" in chosen or preset_data.get("name") == d.name:
+        return None
+    if NATIVE_RESOLUTION.get(d.name, 0) > d.resolution:
+        d.resolution = NATIVE_RESOLUTION[d.name]
+        return f"training at {d.resolution} px, {d.name}'s own size; --resolution N chooses another"
+    if d.name != "folder":
         return None
     from ganforge.data.folder import common_side, list_images
 

@@ -11,7 +11,14 @@ from ganforge.data import DataConfig, data_config, data_from_record, load_datase
 from ganforge.errors import GanforgeError
 from ganforge.generate import labels_for, load_generator, trained_on
 from ganforge.grid import to_uint8
-from ganforge.metrics import EVAL_RESOLUTION, Evaluator, Result, has_shipped_judge, parse_metrics
+from ganforge.metrics import (
+    EVAL_RESOLUTION,
+    JUDGE_METRICS,
+    Evaluator,
+    Result,
+    has_shipped_judge,
+    parse_metrics,
+)
 from ganforge.sampling import generate, seeded_z
 from ganforge.train.run_dir import is_run
 
@@ -54,15 +61,15 @@ def score(source: str | Path, metrics: str | None = None, n: int = 10000, datase
         samples = to_uint8(generate(gen, seeded_z(gen, n, seed), labels))
         run = src if src.is_dir() else (src.parent.parent if is_run(src.parent.parent) else None)
         setup = {"checkpoint": gen.path.name, "step": gen.step, "ema": gen.ema, "seed": seed}
-    if data is None and not has_shipped_judge(dataset, judge):
-        raise GanforgeError(f"{src} does not record where its {dataset} images are (a run from an earlier "
-                            "ganforge); score it with --metrics fid, or train it again")
     if metrics:
         names = parse_metrics(metrics)
     elif has_shipped_judge(dataset, judge):
         names = ["fd", "coverage"] + (["class-acc"] if conditional else [])
     else:  # a judge trained on the data
         names = ["fd"] + (["class-acc"] if conditional else [])
+    if data is None and not has_shipped_judge(dataset, judge) and any(m in JUDGE_METRICS for m in names):
+        raise GanforgeError(f"{src} does not record where its {dataset} images are (a run from an earlier "
+                            "ganforge); score it with --metrics fid, or train it again")
     evaluator = Evaluator(dataset, names, split, n_ref, judge, inception_weights, device, data=data)
     return Scored(evaluator(samples, labels, **setup), run)
 

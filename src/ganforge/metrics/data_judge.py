@@ -27,7 +27,7 @@ from safetensors.torch import load_file, save_file
 from ganforge.data.paths import cache_root
 from ganforge.errors import GanforgeError
 from ganforge.metrics import frechet
-from ganforge.metrics.judge import FEATURE_DIM, Judge, JudgeNet, sha256_file
+from ganforge.metrics.judge import FEATURE_DIM, Judge, JudgeNet, prepare, sha256_file
 
 VERSION = 1          # part of the hash: a change of how judges are trained makes new ones
 RESOLUTION = 32      # the judge's input side: images are resized to it (antialiased) as for the shipped judges
@@ -72,8 +72,6 @@ def split(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _prepare(x: torch.Tensor) -> torch.Tensor:
-    from ganforge.metrics.judge import prepare
-
     return prepare(x, RESOLUTION, x.shape[1])
 
 

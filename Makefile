@@ -9,7 +9,7 @@ SHARED_DATA := $(abspath ../shared/datasets)
 GANFORGE_DATA ?= $(if $(wildcard $(SHARED_DATA)/fashion-mnist),$(SHARED_DATA),)
 export GANFORGE_DATA
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench: install  ## throughput (~17 min), export (~40 s), web export (~3 min), se
 	$(PY) benchmarks/time_to_quality.py model.ngf=32 model.ndf=32
 	$(PY) benchmarks/quality_curve.py --seeds 1 --out benchmarks/results/quality_curve-make.json --plot benchmarks/results/quality_curve-make.png
 	$(PY) benchmarks/folder_judge.py --out benchmarks/results/folder_judge-make.json
+
+docs: install  ## the API reference from the docstrings of ganforge's public names: build/docs/index.html
+	$(PY) -m pdoc ganforge '!ganforge\..*' --docformat markdown -o build/docs
 
 lint: install
 	$(VENV)/bin/ruff check src tests

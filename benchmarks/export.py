@@ -26,8 +26,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ganforge.export import export  # noqa: E402
 from ganforge.exported import load_exported  # noqa: E402
+from ganforge.exporting import export  # noqa: E402
 from ganforge.models import build_generator  # noqa: E402
 from ganforge.sampling import LoadedGenerator, generate, sample_z  # noqa: E402
 

@@ -209,8 +209,8 @@ def same_as_default(row: str, name: str, seed: int) -> bool:
     ``noise=uniform`` gives the same trial (checked by running the spiral and the moons in both rows)."""
     if row not in ("default", "noise=uniform") or name in CHECKED:
         return False
-    from ganforge.lab.settings import LabSettings, updated
-    from ganforge.lab.trainer import LabTrainer
+    from ganforge.lab2d.settings import LabSettings, updated
+    from ganforge.lab2d.trainer import LabTrainer
 
     maker = SUITE[name][2]
     data = {"dist": name} if maker is None else {"dist": "points", "drawn": maker().tolist()}
@@ -235,7 +235,7 @@ def trial(job: tuple) -> dict:
         if name in ("spiral", "moons"):
             import torch
 
-            from ganforge.lab import dists
+            from ganforge.lab2d import dists
 
             real = dists.sample(name, 2500, torch.Generator().manual_seed(seed + 4)).numpy()
             out.update(fixed_radius(np.load(Path(tmp) / "samples.npy"), real))
@@ -246,8 +246,8 @@ def own_score(name: str, folder: Path) -> dict:
     """Two draws of the data against each other, as a trial's points are scored."""
     import torch
 
-    from ganforge.lab import dists
-    from ganforge.lab.metrics import mode_metrics, precision_recall
+    from ganforge.lab2d import dists
+    from ganforge.lab2d.metrics import mode_metrics, precision_recall
 
     maker = SUITE[name][2]
     dist, drawn = (name, None) if maker is None else ("points", torch.tensor(maker(), dtype=torch.float32))
@@ -332,7 +332,7 @@ def main() -> None:
     summary = summarise(trials)
     out = {"benchmark": "lab_suite", "seeds": args.seeds, "parallel": args.parallel,
            "note": f"{args.parallel} trials side by side, one thread each; precision and recall: k = 5 balls "
-                   "around the real points (ganforge.lab.metrics.precision_recall)",
+                   "around the real points (ganforge.lab2d.metrics.precision_recall)",
            "halves": {"tune": TUNE, "report": REPORT}, "summary": summary, "own_score": own, "trials": trials,
            "benchmark_seconds": round(time.perf_counter() - started), "cpu": platform.processor() or platform.machine()}
     args.out.parent.mkdir(parents=True, exist_ok=True)

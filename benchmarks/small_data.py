@@ -174,7 +174,7 @@ def score_fashion(trained: list[dict], n: int) -> list[dict]:
 
 
 def score_digits(trained: list[dict], n: int) -> list[dict]:
-    from ganforge.evaluate import score
+    from ganforge.scoring import score
 
     rows = []
     for t in trained:

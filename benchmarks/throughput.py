@@ -189,7 +189,7 @@ def ganforge_loop(setup: str, warmup: int, windows: int, per_window: int, genera
     from ganforge import config as C
     from ganforge import stats
     from ganforge.sampling import generate, sample_z
-    from ganforge.train.loop import Trainer
+    from ganforge.training.loop import Trainer
 
     dataset, res, ch, width, nz, batch = SETUPS[setup]
     data = images_for(dataset, res, ch)

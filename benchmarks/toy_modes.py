@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from ganforge.lab.settings import LabSettings, pacgan, plain
+from ganforge.lab2d.settings import LabSettings, pacgan, plain
 
 # PacGAN (Lin et al. 2018), Table 1: 10 trials each, 400 epochs of 100,000 points on a GPU (None: not quoted)
 PUBLISHED = [
@@ -87,9 +87,9 @@ def trial(job: tuple[str, str, int, list[str]]) -> dict:
 
 
 def other_samplers(path: Path, done: dict) -> dict:
-    from ganforge.lab.modelfile import from_bytes
-    from ganforge.lab.samplers import calibrate, draw
-    from ganforge.lab.trainer import MODE_POINTS
+    from ganforge.lab2d.modelfile import from_bytes
+    from ganforge.lab2d.samplers import calibrate, draw
+    from ganforge.lab2d.trainer import MODE_POINTS
 
     torch.set_num_threads(1)
     trainer = from_bytes(path.read_bytes())

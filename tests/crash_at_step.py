@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ganforge.cli import main
-from ganforge.train.loop import Trainer
+from ganforge.training.loop import Trainer
 
 AT = int(os.environ.get("GANFORGE_CRASH_AT", "-1"))      # unset: no process dies (plain ganforge)
 RANK = int(os.environ.get("GANFORGE_CRASH_RANK", "1"))

@@ -1,4 +1,4 @@
-"""A time budget shapes the run (``train.minutes``, ``ganforge.train.schedule``): its length, a learning-rate
+"""A time budget shapes the run (``train.minutes``, ``ganforge.training.schedule``): its length, a learning-rate
 decay that ends with it on a fake clock, a resumed run that keeps its schedule, and an EMA generator that
 follows StyleGAN2-ADA's ramp and is what ``generate`` draws after Ctrl-C."""
 
@@ -13,10 +13,10 @@ from ganforge import config as C
 from ganforge.cli import main
 from ganforge.generate import load_generator
 from ganforge.sampling import generate, seeded_z
-from ganforge.train import launch
-from ganforge.train.distributed import World
-from ganforge.train.loop import Interrupted
-from ganforge.train.schedule import ema_beta, lr_factor
+from ganforge.training import launch
+from ganforge.training.distributed import World
+from ganforge.training.loop import Interrupted
+from ganforge.training.schedule import ema_beta, lr_factor
 
 TINY = ["train.device=cpu", "data.resolution=16", "train.batch_size=16", "model.z_dim=16", "model.ngf=8",
         "model.ndf=8", "train.log_every=1", "train.sample_every=1000", "train.ckpt_every=1000"]

@@ -32,7 +32,7 @@ def initial_weights(args: list[str]) -> dict:
     from ganforge import config as C
     from ganforge.cli import build_parser
     from ganforge.data import load_dataset
-    from ganforge.train.loop import Trainer
+    from ganforge.training.loop import Trainer
 
     ns, extra = build_parser().parse_known_args(args)
     cfg = C.build(None, None, ns.overrides + extra, {k: getattr(ns, k) for k in C.FLAG_KEYS})
@@ -123,7 +123,7 @@ def test_more_processes_than_gpus_is_a_one_line_error(monkeypatch, capsys):
 
 
 def test_several_nodes_with_restarts_on_the_shared_store_are_warned():
-    from ganforge.train.distributed import shared_store_warning
+    from ganforge.training.distributed import shared_store_warning
 
     env = {"GROUP_WORLD_SIZE": "2", "TORCHELASTIC_MAX_RESTARTS": "3"}
     assert "TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1" in shared_store_warning(env)

@@ -145,7 +145,7 @@ def test_an_exported_copy_that_differs_is_caught_by_the_real_check_and_not_kept(
     the file's outputs with ganforge's own sampling, refuses it and nothing is left in the folder."""
     import copy
 
-    from ganforge import export as E
+    from ganforge import exporting as E
 
     real = getattr(E, writer)
 

@@ -132,7 +132,7 @@ def test_the_latent_walk_has_the_frames_its_message_says(tmp_path, capsys):
 
 
 def test_the_labs_pictures_carry_their_colour_key(tmp_path):
-    from ganforge.lab.picture import FAKE, LEGEND, REAL
+    from ganforge.lab2d.picture import FAKE, LEGEND, REAL
 
     assert main(["lab", "--headless", "steps=30", "batch_size=64", "neurons=32", "layers=2", "--out", str(tmp_path)]) == 0
     with Image.open(tmp_path / "final.png") as im:
@@ -208,7 +208,7 @@ def test_training_drops_a_thread_when_another_program_takes_a_core_and_says_so(t
 
 
 def test_the_progress_line_says_when_images_per_second_collapses(tmp_path, capsys):
-    from ganforge.train.logger import SLOW_LOGS, RunLogger
+    from ganforge.training.logger import SLOW_LOGS, RunLogger
 
     log = RunLogger(tmp_path, 100, tensorboard=False)
     log.start(0, 0)
@@ -219,12 +219,12 @@ def test_the_progress_line_says_when_images_per_second_collapses(tmp_path, capsy
         t[0] += 1.0
         images[0] += ips
         log.last = (0, images[0] - ips, t[0] - 1.0)
-        import ganforge.train.logger as L
+        import ganforge.training.logger as L
 
         L.time.perf_counter = lambda: t[0]
         log.log(1, 0.0, images[0], {"d_loss": 1.0})
 
-    import ganforge.train.logger as L
+    import ganforge.training.logger as L
 
     real = L.time.perf_counter
     try:

@@ -11,9 +11,9 @@ import torch
 
 from browser import chrome, console_errors, wait_for  # noqa: F401 (chrome is a fixture)
 from ganforge.cli import main
-from ganforge.lab import dists
-from ganforge.lab.metrics import grid_divergence, mode_metrics
-from ganforge.lab.settings import LabSettings, SettingError, updated
+from ganforge.lab2d import dists
+from ganforge.lab2d.metrics import grid_divergence, mode_metrics
+from ganforge.lab2d.settings import LabSettings, SettingError, updated
 
 QUICK = ["steps=40", "batch_size=64", "neurons=32", "layers=2"]
 
@@ -146,8 +146,8 @@ def test_headless_writes_four_files_and_the_same_seed_repeats(tmp_path):
 # ---- the page in a real browser -----------------------------------------------------------------
 @pytest.fixture
 def lab_page():
-    from ganforge.lab.server import make_lab_server
-    from ganforge.lab.session import LabSession
+    from ganforge.lab2d.server import make_lab_server
+    from ganforge.lab2d.session import LabSession
 
     session = LabSession(updated(LabSettings(), {"neurons": 32, "layers": 2, "batch_size": 64}))
     server = make_lab_server(session, "127.0.0.1", 0)
@@ -259,7 +259,7 @@ def test_page_shows_a_failed_step_beside_the_status_and_recovers_after_reset(lab
 def test_the_lab_learns_the_ring_and_not_without_a_learning_rate(lr, learns):
     """A fixed seed: a few hundred steps take G from no mode to several, and the grid KL far down; with
     learning rates of ~0 nothing moves (a G or D that never steps would look like this)."""
-    from ganforge.lab.trainer import LabTrainer
+    from ganforge.lab2d.trainer import LabTrainer
 
     t = LabTrainer(updated(LabSettings(), {"seed": 0, "lr_g": lr, "lr_d": lr, "noise": "uniform"}))
     before = t.measure()

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from ganforge.lab.server import make_lab_server
-from ganforge.lab.session import LabSession
-from ganforge.lab.settings import LabSettings, updated
+from ganforge.lab2d.server import make_lab_server
+from ganforge.lab2d.session import LabSession
+from ganforge.lab2d.settings import LabSettings, updated
 from rawhttp import exchange, is_json_error, request, strict_json
 
 SMALL = {"neurons": 32, "layers": 2, "batch_size": 64}

@@ -4,8 +4,8 @@ against cases with a known answer, and modes found for point sets of separate po
 import pytest
 import torch
 
-from ganforge.lab import dists
-from ganforge.lab.metrics import mode_metrics, precision_recall
+from ganforge.lab2d import dists
+from ganforge.lab2d.metrics import mode_metrics, precision_recall
 
 
 def draw(name, n, seed, drawn=None):
@@ -59,8 +59,8 @@ def test_separate_points_of_a_csv_are_known_modes_and_dense_strokes_are_not():
 
 
 def test_the_learned_noise_learns_with_g():
-    from ganforge.lab.settings import LabSettings, updated
-    from ganforge.lab.trainer import LabTrainer
+    from ganforge.lab2d.settings import LabSettings, updated
+    from ganforge.lab2d.trainer import LabTrainer
 
     t = LabTrainer(updated(LabSettings(), {"noise": "learned", "neurons": 32, "layers": 2, "batch_size": 64}))
     means, scales = t.noise_space.means.detach().clone(), t.noise_space.scales.detach().clone()
@@ -74,8 +74,8 @@ def test_the_learned_noise_learns_with_g():
 def test_the_default_noise_covers_a_continuous_shape_a_fixed_mixture_does_not(tmp_path):
     """On the spiral (one piece), the default draws GAN Lab's square; the old default, 25 fixed Gaussians,
     leaves beads along the curve and gaps between them: recall falls."""
-    from ganforge.lab.headless import run
-    from ganforge.lab.settings import LabSettings, updated
+    from ganforge.lab2d.headless import run
+    from ganforge.lab2d.settings import LabSettings, updated
 
     def recall(**kw):
         s = updated(LabSettings(), {"dist": "spiral", "steps": 1500, **kw})
@@ -92,7 +92,7 @@ def _circles(n: int, g: torch.Generator) -> torch.Tensor:
 
 
 def test_pieces_that_are_strokes_get_the_square_and_blobs_get_gaussians():
-    from ganforge.lab.noise import Noise, data_layout
+    from ganforge.lab2d.noise import Noise, data_layout
 
     g = torch.Generator().manual_seed(0)
     rings = _circles(4000, g)

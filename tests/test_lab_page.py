@@ -6,10 +6,10 @@ import threading
 import pytest
 
 from browser import chrome, console_errors, wait_for  # noqa: F401 (chrome is a fixture)
-from ganforge.lab import modelfile
-from ganforge.lab.server import make_lab_server
-from ganforge.lab.session import LabSession
-from ganforge.lab.settings import LabSettings, updated
+from ganforge.lab2d import modelfile
+from ganforge.lab2d.server import make_lab_server
+from ganforge.lab2d.session import LabSession
+from ganforge.lab2d.settings import LabSettings, updated
 
 SMALL = {"neurons": 32, "layers": 2, "batch_size": 64, "sampler": "plain"}
 

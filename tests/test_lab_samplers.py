@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from ganforge.cli import main
-from ganforge.lab import modelfile, samplers
-from ganforge.lab.dists import MAX_POINTS, parse_csv
-from ganforge.lab.noise import Noise, layout
-from ganforge.lab.server import make_lab_server
-from ganforge.lab.session import LabSession
-from ganforge.lab.settings import LabSettings, updated
-from ganforge.lab.trainer import LabTrainer
+from ganforge.lab2d import modelfile, samplers
+from ganforge.lab2d.dists import MAX_POINTS, parse_csv
+from ganforge.lab2d.noise import Noise, layout
+from ganforge.lab2d.server import make_lab_server
+from ganforge.lab2d.session import LabSession
+from ganforge.lab2d.settings import LabSettings, updated
+from ganforge.lab2d.trainer import LabTrainer
 from rawhttp import is_json_error, request, strict_json
 
 SMALL = {"neurons": 32, "layers": 2, "batch_size": 64}

@@ -34,7 +34,7 @@ def _trainer(tmp_path, *overrides):
     """A trainer of the tests' tiny DCGAN on the digits (what test_train.TINY trains)."""
     from ganforge import config as C
     from ganforge.data import load_dataset
-    from ganforge.train.loop import Trainer
+    from ganforge.training.loop import Trainer
 
     tiny = ["model.ngf=8", "model.ndf=8", "model.z_dim=16", "data.resolution=16"]
     cfg = C.build("quick", None, [*tiny, *overrides], {"data": "digits", "batch_size": 16, "device": "cpu"})
@@ -71,8 +71,8 @@ def test_r1_changes_the_step_d_takes(tmp_path):
 # ---- the lab's mixture noise has the spread it is given ---------------------------------------------------
 @pytest.mark.parametrize("std", [0.02, 0.2])
 def test_the_lab_mixture_noise_has_the_component_std_it_is_given(std):
-    from ganforge.lab.settings import LabSettings
-    from ganforge.lab.trainer import LabTrainer
+    from ganforge.lab2d.settings import LabSettings
+    from ganforge.lab2d.trainer import LabTrainer
 
     t = LabTrainer(LabSettings(noise="mixture", components=9, component_std=std, layers=1, neurons=4))
     z, comp = t.noise_space.sample(20_000, torch.Generator().manual_seed(0))

@@ -305,7 +305,7 @@ def test_d_sees_augmented_images_in_both_phases(monkeypatch):
     """Cutout leaves exact zeros that G's tanh never makes: D's inputs in D's and G's phases must have them."""
     from ganforge import config as C
     from ganforge.data import load_dataset
-    from ganforge.train.loop import Trainer
+    from ganforge.training.loop import Trainer
 
     cfg = C.build("quick", None, ["data.resolution=16", "model.ngf=8", "model.ndf=8", "model.z_dim=16",
                                   "train.augment=diffaug", "train.augment_policy=cutout", "train.batch_size=16",
@@ -331,7 +331,7 @@ def test_ada_p_decides_what_d_sees_in_the_loop(p):
     """With p = 0 the real images reach D exactly as the batch holds them; with p = 1 every one is changed."""
     from ganforge import config as C
     from ganforge.data import load_dataset
-    from ganforge.train.loop import Trainer
+    from ganforge.training.loop import Trainer
 
     cfg = C.build("quick", None, ["data.resolution=16", "model.ngf=8", "model.ndf=8", "model.z_dim=16",
                                   "train.augment=ada", f"train.augment_p={p}", "train.ada_interval=1000",

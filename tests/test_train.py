@@ -124,7 +124,7 @@ def test_compiled_training_matches_eager(tmp_path):
         assert torch.allclose(a[k], b[k], rtol=1e-3, atol=1e-5), k
     from ganforge import config as C
     from ganforge.data import load_dataset
-    from ganforge.train.loop import Trainer
+    from ganforge.training.loop import Trainer
 
     cfg = C.build(None, None, ["train.compile=true", "data.resolution=16", "train.device=cpu"], {})
     t = Trainer(cfg, tmp_path, load_dataset(cfg.data), quiet=True)

@@ -64,7 +64,7 @@ class TrainConfig:
     steps: int | None = 1000          # iterations (one iteration = d_steps D steps + g_steps G steps)
     epochs: float | None = None       # alternative to steps: passes over the data; wins when set
     minutes: float | None = None      # a budget: this much training time in all (earlier segments count); without
-    # steps or epochs set, the run's length; the learning-rate decay ends with it (``ganforge.train.schedule``)
+    # steps or epochs set, the run's length; the learning-rate decay ends with it (``ganforge.training.schedule``)
     lr_decay: str = "none"            # learning rates over the run: none | linear (to 0 at the end) | cosine
     d_steps: int = 1                  # D steps per iteration (5 is usual for wgan-gp)
     g_steps: int = 1                  # G steps per iteration (2 is the TensorFlow DCGAN's trick)
@@ -285,7 +285,7 @@ def build(preset: str | None = None, yaml_file: str | None = None, overrides: li
 def user_keys(tree: dict, flags: dict | None, overrides: list[str]) -> set[str]:
     """'section.field' of every key a YAML file, a flag or an override set."""
     keys = {FLAG_KEYS[f] for f, v in (flags or {}).items() if v is not None and f in FLAG_KEYS}
-    keys |= {".".join(resolve_key(item.split("=", 1)[0].strip())) for item in overrides}
+    keys |= {".".join(resolve_key(split_override(item)[0])) for item in overrides}
     for section, values in (tree.items() if isinstance(tree, dict) else ()):
         if section in SECTIONS and isinstance(values, dict):
             keys |= {f"{section}.{name}" for name in values}
@@ -294,16 +294,27 @@ def user_keys(tree: dict, flags: dict | None, overrides: list[str]) -> set[str]:
     return keys
 
 
+def split_override(item) -> tuple[str, object]:
+    """An override as (key, value): from ``'key=value'`` (the command line; the value is read as YAML) or a
+    ``(key, value)`` pair (the Python API; the value as given)."""
+    if isinstance(item, tuple) and len(item) == 2:
+        return str(item[0]).strip(), item[1]
+    if not isinstance(item, str) or "=" not in item:
+        raise GanforgeError(f"override '{item}' is not key=value (e.g. train.steps=500)")
+    key, value = item.split("=", 1)
+    return key.strip(), value.strip()
+
+
 def requested_device(flag: str | None, overrides: list[str], config_file: str | None) -> str:
     """``train.device`` as a command asks for it (flag, override, config file), read before anything is
     built: several processes need to know whether to take a GPU each before they join their group."""
     if flag:
         return flag
     for item in reversed(overrides):
-        key, _, value = item.partition("=")
         try:
-            if resolve_key(key.strip()) == ("train", "device"):
-                return value.strip()
+            key, value = split_override(item)
+            if resolve_key(key) == ("train", "device"):
+                return str(value)
         except GanforgeError:
             pass  # reported when the config is built
     if config_file:
@@ -325,10 +336,8 @@ def apply_overrides(cfg: Config, flags: dict | None, overrides: list[str]) -> No
             if flag == "steps":
                 cfg.train.epochs = None
     for item in overrides:
-        if "=" not in item:
-            raise GanforgeError(f"override '{item}' is not key=value (e.g. train.steps=500)")
-        key, value = item.split("=", 1)
-        set_key(cfg, key.strip(), value.strip())
+        key, value = split_override(item)
+        set_key(cfg, key, value)
 
 
 def to_yaml(cfg: Config) -> str:

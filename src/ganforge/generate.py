@@ -14,7 +14,7 @@ from ganforge.errors import GanforgeError
 from ganforge.grid import atomic_save, grid_image, to_uint8
 from ganforge.models import build_generator, has_convolutions
 from ganforge.sampling import LoadedGenerator, generate, seeded_z
-from ganforge.train.run_dir import resolve_checkpoint
+from ganforge.training.run_dir import resolve_checkpoint
 
 
 def load_generator(arg: str | Path, ema: bool | None = None, device="cpu") -> LoadedGenerator:

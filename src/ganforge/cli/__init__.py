@@ -9,17 +9,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ganforge.cli import data, export, generate, lab, presets, serve, train
+from ganforge.cli import data, export, generate, info, lab, presets, serve, train
 from ganforge.cli import eval as eval_
 from ganforge.errors import GanforgeError
 
 # verb -> its module, in the order ``ganforge --help`` lists them
-COMMANDS = {"train": train, "presets": presets, "generate": generate, "eval": eval_, "data": data,
+COMMANDS = {"train": train, "presets": presets, "generate": generate, "eval": eval_, "info": info, "data": data,
             "serve": serve, "export": export, "lab": lab}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ganforge import __version__
+    from ganforge.version import __version__
 
     ap = argparse.ArgumentParser(prog="ganforge", description="Train GANs on images from one command.")
     ap.add_argument("--version", action="version", version=f"ganforge {__version__}")

@@ -34,15 +34,7 @@ def say(args, msg: str) -> None:
 
 
 def run_or_path(source: str, runs_dir: str) -> str:
-    """``source`` as given when it exists; else a run by its number or name under ``runs_dir`` (``0`` or
-    ``00000-quick`` for runs/00000-quick); else unchanged, for the library to say what is missing."""
-    from pathlib import Path
+    """A run by its number or name under ``runs_dir``, else ``source`` as given (``run_dir.locate``)."""
+    from ganforge.training.run_dir import locate
 
-    from ganforge.train.run_dir import RUN_RE, find_run
-
-    root = Path(runs_dir)
-    if Path(source).exists() or not root.is_dir():
-        return source
-    if source.isdigit() or any(RUN_RE.match(c.name) and c.name == source for c in root.iterdir()):
-        return str(find_run(source, runs_dir))
-    return source
+    return locate(source, runs_dir)

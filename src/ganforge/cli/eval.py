@@ -1,4 +1,4 @@
-"""``ganforge eval``: score a run, a checkpoint or a folder of images (``ganforge.evaluate``), print a
+"""``ganforge eval``: score a run, a checkpoint or a folder of images (``ganforge.scoring``), print a
 line per metric and append each result to the run's metrics.jsonl."""
 
 from __future__ import annotations
@@ -31,18 +31,10 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ganforge.cli.common import run_or_path
-    from ganforge.device import resolve_device
-    from ganforge.evaluate import per_class_line, score
-    from ganforge.files import append_jsonl
+    from ganforge.api.actions import evaluate
 
-    scored = score(run_or_path(args.source, args.runs_dir), args.metrics, args.n, args.dataset, args.split, args.n_ref, args.judge,
-                   args.inception_weights, args.seed, args.ema, resolve_device(args.device))
-    for r in scored.results:
-        print(r.line())
-        per = per_class_line(r)
-        if per:
-            print(" " * 30 + per)
-        if scored.run is not None:
-            append_jsonl(scored.run / "metrics.jsonl", r.record())
+    scores = evaluate(args.source, args.metrics, args.n, args.dataset, args.split, args.n_ref, args.judge,
+                      args.inception_weights, args.seed, args.ema, args.device, runs_dir=args.runs_dir)
+    for line in scores.lines():
+        print(line)
     return 0

@@ -1,5 +1,5 @@
-"""``ganforge lab``: the 2-D lab, live in the browser (``ganforge.lab.server``) or headless, writing its
-results (``ganforge.lab.headless``)."""
+"""``ganforge lab``: the 2-D lab, live in the browser (``ganforge.lab2d.server``) or headless, writing its
+results (``ganforge.lab2d.headless``)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ganforge.lab.settings import LabSettings, updated
+    from ganforge.api.actions import lab_settings
 
     changes = {k: v for k, v in (("dist", args.dist), ("steps", args.steps), ("seed", args.seed)) if v is not None}
     for item in args.settings:
@@ -42,23 +42,10 @@ def run(args) -> int:
         if not sep:
             raise GanforgeError(f"lab setting '{item}' is not KEY=VALUE (e.g. lr_d=3e-4)")
         changes[key.strip()] = value.strip()
-    said = None
-    if args.points:
-        from ganforge.lab.dists import parse_csv
-
-        path = Path(args.points)
-        if not path.is_file():
-            raise GanforgeError(f"points file {path} not found; pass a CSV file of x,y lines")
-        try:
-            text = path.read_text()
-        except (OSError, UnicodeDecodeError):
-            raise GanforgeError(f"{path} cannot be read as text; pass a CSV file of x,y lines") from None
-        changes["drawn"], said = parse_csv(text, int(changes.get("seed", 0) or 0))
-        changes["dist"] = "points"
-    settings = updated(LabSettings(), changes)
+    settings, said = lab_settings(changes, args.points)
     trainer = None
     if args.model:
-        from ganforge.lab.modelfile import from_bytes
+        from ganforge.lab2d.modelfile import from_bytes
 
         path = Path(args.model)
         if not path.is_file():
@@ -74,21 +61,13 @@ def run(args) -> int:
         print(json.dumps(settings.to_dict(), indent=1))
         return 0
     if args.headless:
-        from ganforge.lab.headless import run as run_headless
+        from ganforge.api.actions import run_lab
 
         if trainer is not None:
             raise GanforgeError("--model opens the page on a saved model; drop --headless (or --model)")
-
-        from ganforge.train.signals import StopSignals
-
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise GanforgeError(f"--out {out} is a file; pass a folder")
-        with StopSignals() as stop:  # SIGTERM, SIGUSR1, Ctrl-C: the files of the step reached, then its exit code
-            run_headless(settings, out, stop=stop)
-        return stop.exit_code if stop.received else 0
-    from ganforge.lab.server import make_lab_server
-    from ganforge.lab.session import LabSession
+        return run_lab(settings, args.out)[1]  # a signal stops it with the files of the step reached
+    from ganforge.lab2d.server import make_lab_server
+    from ganforge.lab2d.session import LabSession
     from ganforge.web.httpbase import serve_until_interrupted
 
     server = make_lab_server(None, args.host, args.port)  # the port first: a busy one fails before training

@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ganforge.device import resolve_device
-    from ganforge.train.run_dir import find_run
+    from ganforge.training.run_dir import find_run
     from ganforge.web.httpbase import serve_until_interrupted
     from ganforge.web.server import make_server
 

@@ -1,11 +1,8 @@
 """``ganforge train``: a preset, a YAML file, flags and ``key=value`` overrides, then training
-(``ganforge.train.launch``), optionally with the live page."""
+(``ganforge.training.launch``), optionally with the live page."""
 
 from __future__ import annotations
 
-import sys
-
-from ganforge.cli.common import say
 from ganforge.config import BASE
 from ganforge.losses import loss_help
 from ganforge.models.families import arch_help
@@ -64,76 +61,28 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ganforge import config as C
-    from ganforge.train import distributed
+    from ganforge.api.session import fit
 
     flags = {k: getattr(args, k) for k in C.FLAG_KEYS}
-    asked = C.requested_device(args.device, args.overrides, None if args.resume else args.config)
-    world, device = distributed.setup(asked)
-    if world.active:
-        args.quiet = args.quiet or not world.main
     page = None
-    try:
-        if args.serve and world.main:
-            from ganforge.web.server import LivePage
+    if args.serve and not args.dry_run and _main_rank():
+        from ganforge.web.server import LivePage
 
-            page = LivePage(args.serve_port)  # binds now: a busy port fails before a run folder exists
-        rc = _train(args, C, flags, world, device, page)
-    except BaseException:
-        distributed.shutdown(world, finished=False)
-        raise
+        page = LivePage(args.serve_port)  # binds now: a busy port fails before a run folder exists
+    try:
+        done = fit(args.preset, args.config, args.overrides, flags, resume=args.resume, run_dir=args.run_dir,
+                   init_from=args.init_from, quiet=args.quiet, page=page, dry_run=args.dry_run)
     finally:
         if page is not None:  # the page stops with training; `ganforge serve RUN` keeps it up
             page.close()
-    distributed.shutdown(world)
-    return rc
+    if args.dry_run:
+        print(done, end="")
+        return 0
+    return done.exit_code if done is not None else 0
 
 
-def _train(args, C, flags, world, device, page) -> int:
-    from ganforge import recipes
-    from ganforge.train import launch, restart
-    from ganforge.train.loop import Interrupted
+def _main_rank() -> bool:
+    """Rank 0, or no torchrun: the process that serves the page."""
+    import os
 
-    def tell(msg):
-        say(args, msg)
-
-    plan = None
-    if not args.resume:
-        cfg = C.build(args.preset, args.config, args.overrides, flags)
-        plan = restart.plan(args.run_dir, cfg.train.runs_dir)
-    if args.resume or plan.action == "resume":
-        run, cfg = launch.resume_config(args.resume or plan.run, flags, args.overrides)
-        if args.dry_run:
-            print(C.to_yaml(cfg), end="")
-            return 0
-        if plan is not None and world.main:
-            tell(plan.why)
-        trainer = launch.resume(run, cfg, world, device, quiet=args.quiet, say=tell)
-        if trainer.finished:
-            print(f"run {run} already reached step {trainer.step} of {launch.length(trainer)}; "
-                  "raise --minutes, --steps or --epochs "
-                  "to train further")
-            return 0
-        tell(f"resuming {run} at step {trainer.step} of {launch.length(trainer)}")
-    else:
-        if args.dry_run:
-            notes = [n for n in (recipes.folder_resolution(cfg), recipes.dry_run_note(cfg)) if n]
-            print(C.to_yaml(cfg) + "".join(("" if n.startswith("#") else "# ") + n + "\n" for n in notes), end="")
-            return 0
-        if plan.why and world.main:
-            tell(plan.why)
-        trainer = launch.start(cfg, world, device, quiet=args.quiet, init_from=args.init_from, run_dir=plan.run)
-        run = trainer.run
-        if world.main:
-            for line in [launch.describe(trainer), *trainer.notes]:
-                tell(line)
-    if page is not None:
-        page.start(run)
-    try:
-        last = trainer.fit()
-    except Interrupted as err:
-        if world.main:
-            print(str(err), file=sys.stderr)
-        return err.exit_code
-    tell(f"done: step {trainer.step}; samples in {run / 'samples'}; checkpoint {last}\n"
-         f"generate with: ganforge generate {run} --grid samples.png")
-    return 0
+    return os.environ.get("RANK", "0") == "0"

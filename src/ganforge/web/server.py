@@ -116,7 +116,7 @@ class RunView:
 
     def generator(self, ema: bool):
         from ganforge.generate import load_generator
-        from ganforge.train.run_dir import resolve_checkpoint
+        from ganforge.training.run_dir import resolve_checkpoint
 
         path = resolve_checkpoint(self.run, warn=lambda msg: None)  # info() tells the page what was skipped
         key = (path, path.stat().st_mtime_ns, ema)

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from ganforge.errors import GanforgeError
-from ganforge.export import check_out
+from ganforge.exporting import check_out
 from ganforge.sampling import LoadedGenerator, generate, seeded_z
 from ganforge.webexport.program import Program, build, macs, run
 

@@ -30,12 +30,12 @@ from ganforge.models import (
 )
 from ganforge.sampling import generate, sample_z
 from ganforge.threads import CpuShare
-from ganforge.train import distributed, evaluation, state
-from ganforge.train.ada import Ada
-from ganforge.train.distributed import World
-from ganforge.train.logger import NullLogger, RunLogger
-from ganforge.train.schedule import Schedule
-from ganforge.train.signals import STOPPING, StopSignals, code_for
+from ganforge.training import distributed, evaluation, state
+from ganforge.training.ada import Ada
+from ganforge.training.distributed import World
+from ganforge.training.logger import NullLogger, RunLogger
+from ganforge.training.schedule import Schedule
+from ganforge.training.signals import STOPPING, StopSignals, code_for
 
 
 class Interrupted(Exception):
@@ -294,7 +294,7 @@ class Trainer:
         return mods
 
     def state(self) -> dict:
-        """Everything beside the weights that a resume needs (``ganforge.train.state``)."""
+        """Everything beside the weights that a resume needs (``ganforge.training.state``)."""
         return state.of(self)
 
     def save_checkpoint(self) -> Path:

@@ -20,7 +20,7 @@ from ganforge.metrics import (
     parse_metrics,
 )
 from ganforge.sampling import generate, seeded_z
-from ganforge.train.run_dir import is_run
+from ganforge.training.run_dir import is_run
 
 
 @dataclass

@@ -17,11 +17,11 @@ import time
 import torch
 
 from ganforge.errors import GanforgeError
-from ganforge.lab import modelfile
-from ganforge.lab.samplers import CALIBRATE_STEPS, Calibrated, refine, reject
-from ganforge.lab.settings import CHOICES as SETTING_CHOICES
-from ganforge.lab.settings import REBUILD, LabSettings, SettingError, updated, validate
-from ganforge.lab.trainer import LabTrainer, as_lists
+from ganforge.lab2d import modelfile
+from ganforge.lab2d.samplers import CALIBRATE_STEPS, Calibrated, refine, reject
+from ganforge.lab2d.settings import CHOICES as SETTING_CHOICES
+from ganforge.lab2d.settings import REBUILD, LabSettings, SettingError, updated, validate
+from ganforge.lab2d.trainer import LabTrainer, as_lists
 from ganforge.web.httpbase import dumps
 
 RECORD_EVERY = 50   # iterations between measurements (curves)
@@ -239,7 +239,7 @@ class LabSession:
 
     def load_points(self, text: str) -> tuple[LabSettings, str]:
         """Train on the points of a CSV file (``dist=points``); returns the settings and what was read."""
-        from ganforge.lab.dists import parse_csv
+        from ganforge.lab2d.dists import parse_csv
 
         try:
             points, said = parse_csv(text, self.settings.seed)

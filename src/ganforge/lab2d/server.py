@@ -20,7 +20,7 @@ import threading
 from importlib import resources
 
 from ganforge.errors import GanforgeError
-from ganforge.lab.session import LabSession, check_action
+from ganforge.lab2d.session import LabSession, check_action
 from ganforge.web.httpbase import (
     MAX_BODY,
     JsonHandler,
@@ -36,7 +36,7 @@ UPLOADS = {"/api/model": 96 << 20, "/api/points": 32 << 20}  # the largest bodie
 
 def make_handler(holder: dict):
     """``holder["session"]`` is read per request (the port is taken before the session starts)."""
-    page = resources.files("ganforge.lab").joinpath("page.html").read_bytes()
+    page = resources.files("ganforge.lab2d").joinpath("page.html").read_bytes()
     uploading = threading.Lock()
 
     class Handler(JsonHandler):

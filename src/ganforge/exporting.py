@@ -48,7 +48,7 @@ class ExportedG(nn.Module):
 
 
 def metadata(gen: LoadedGenerator, uint8: bool) -> dict:
-    from ganforge import __version__
+    from ganforge.version import __version__
 
     k = gen.kwargs
     return {"ganforge_version": __version__, "arch": gen.arch, "kwargs": k, "z_dim": k["z_dim"],

@@ -11,8 +11,8 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from ganforge.errors import GanforgeError
-from ganforge.lab.settings import LabSettings, SettingError, updated
-from ganforge.lab.trainer import LabTrainer
+from ganforge.lab2d.settings import LabSettings, SettingError, updated
+from ganforge.lab2d.trainer import LabTrainer
 
 FORMAT = 2          # bumped whenever what a file holds changes meaning (2: networks on the view's scale, the noise's state)
 KEY = "ganforge_lab"

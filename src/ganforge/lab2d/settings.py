@@ -9,9 +9,9 @@ import re
 from dataclasses import asdict, dataclass
 
 from ganforge.errors import GanforgeError
-from ganforge.lab.dists import DISTS, MAX_POINTS, check_drawn
-from ganforge.lab.noise import NOISES
-from ganforge.lab.samplers import SAMPLERS
+from ganforge.lab2d.dists import DISTS, MAX_POINTS, check_drawn
+from ganforge.lab2d.noise import NOISES
+from ganforge.lab2d.samplers import SAMPLERS
 from ganforge.losses import LOSSES
 
 
@@ -25,7 +25,7 @@ class SettingError(GanforgeError):
 
 @dataclass
 class LabSettings:
-    dist: str = "ring"                 # see ganforge.lab.dists.DISTS; "drawn" uses ``drawn``
+    dist: str = "ring"                 # see ganforge.lab2d.dists.DISTS; "drawn" uses ``drawn``
     steps: int = 5000                  # headless: training iterations (about 35 s on one CPU thread here)
     seconds: float | None = None       # headless: also stop after this many seconds of training (a budget)
     seed: int = 0

@@ -21,7 +21,7 @@ from pathlib import Path
 from ganforge import checkpoint
 from ganforge.errors import GanforgeError
 from ganforge.files import write_text_atomic
-from ganforge.train.run_dir import RUN_RE, is_run
+from ganforge.training.run_dir import RUN_RE, is_run
 
 ELASTIC_FILE = "elastic.json"  # in a run folder made under torchrun: {"run_id": ...}
 

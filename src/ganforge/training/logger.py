@@ -47,9 +47,9 @@ class RunLogger:
             write_text_atomic(self.metrics, "".join(json.dumps(r) + "\n" for r in kept))
         self.history = [r for r in kept if r.get("kind") == "train"]
         self.evals = [r for r in kept if r.get("kind") == "eval" and "metric" in r]  # quality over time
-        self.tty = sys.stderr.isatty() and not quiet
-        self.bar = tqdm(total=total_steps, initial=start_step, disable=not self.tty, unit="step",
-                        dynamic_ncols=True, smoothing=0.1)
+        self.tty = self.shows_bar() and not quiet  # a bar; else plain lines (a log file, a pipe)
+        self.bar = self.make_bar(total=total_steps, initial=start_step, disable=not self.tty, unit="step",
+                                 dynamic_ncols=True, smoothing=0.1)
         # a run of unknown length (a time budget) prints every 30 seconds; ``remaining`` gives its ETA
         self.print_every = max(1, math.ceil(total_steps / 20)) if total_steps else math.inf
         self.remaining = None
@@ -60,6 +60,13 @@ class RunLogger:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(self.run), purge_step=start_step or None)
+
+    def shows_bar(self) -> bool:
+        """Whether progress is a bar (on a terminal) rather than plain lines."""
+        return sys.stderr.isatty()
+
+    def make_bar(self, **kw):
+        return tqdm(**kw)
 
     def start(self, step: int, images_seen: int) -> None:
         self.t_start, self.s0 = time.perf_counter(), step

@@ -14,10 +14,10 @@ from ganforge.data import load_dataset
 from ganforge.device import resolve_device
 from ganforge.errors import GanforgeError
 from ganforge.files import stale_temps
-from ganforge.train import restart
-from ganforge.train.distributed import World
-from ganforge.train.loop import Trainer
-from ganforge.train.run_dir import find_run, make_run, new_run, resolve_checkpoint, write_config
+from ganforge.training import restart
+from ganforge.training.distributed import World
+from ganforge.training.loop import Trainer
+from ganforge.training.run_dir import find_run, make_run, new_run, resolve_checkpoint, write_config
 
 
 def _device(cfg: C.Config, world: World, device):
@@ -76,6 +76,45 @@ def start(cfg: C.Config, world: World, device=None, quiet: bool = False, init_fr
             p.unlink(missing_ok=True)
         write_config(trainer.run, cfg)
         restart.mark(trainer.run, restart.elastic_id())
+    return trainer
+
+
+def settle(preset: str | None, config_file: str | None, overrides: list[str], flags: dict,
+           resume: str | Path | None = None, run_dir: str | Path | None = None) -> tuple[restart.Plan, C.Config]:
+    """The run's resolved config and what becomes of its folder (``restart.Plan``): a new run; ``resume``, a
+    run continued at its newest checkpoint; or ``restart``, a run that never reached a checkpoint (killed in
+    its first seconds) started again from step 0 in its own folder: with its saved config when named by
+    ``resume``, with this command's when named by ``run_dir``. ``flags`` are ``C.FLAG_KEYS``'s."""
+    if resume:
+        run, cfg = resume_config(str(resume), flags, overrides)
+        if checkpoint.newest_complete(run / "checkpoints", warn=lambda msg: None) is not None:
+            return restart.Plan("resume", run), cfg
+        cfg.user_keys = set(C.all_keys())  # every saved key was resolved once: no recipe changes it again
+        return restart.Plan("restart", run, f"{run} has no checkpoint yet (it stopped before its first): "
+                                            "starting it again from step 0 with its saved config"), cfg
+    cfg = C.build(preset, config_file, overrides, flags)
+    plan = restart.plan(str(run_dir) if run_dir else None, cfg.train.runs_dir)
+    if plan.action == "resume":
+        _, cfg = resume_config(str(plan.run), flags, overrides)
+    return plan, cfg
+
+
+def begin(plan: restart.Plan, cfg: C.Config, world: World, device=None, quiet: bool = False,
+          init_from: str | None = None, say=print) -> Trainer:
+    """The trainer ``settle``'s plan asks for, its first lines said (on rank 0)."""
+    if plan.action == "resume":
+        if plan.why and world.main:
+            say(plan.why)
+        trainer = resume(plan.run, cfg, world, device, quiet=quiet, say=say)
+        if not trainer.finished and world.main:
+            say(f"resuming {plan.run} at step {trainer.step} of {length(trainer)}")
+        return trainer
+    if plan.why and world.main:
+        say(plan.why)
+    trainer = start(cfg, world, device, quiet=quiet, init_from=init_from, run_dir=plan.run)
+    if world.main:
+        for line in [describe(trainer), *trainer.notes]:
+            say(line)
     return trainer
 
 

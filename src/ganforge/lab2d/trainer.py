@@ -16,11 +16,11 @@ import numpy as np
 import torch
 
 from ganforge import losses
-from ganforge.lab import dists
-from ganforge.lab.metrics import grid_divergence, mode_metrics, precision_recall, real_radii
-from ganforge.lab.nets import PacGANDiscriminator, PackedD, generator, pacgan_generator
-from ganforge.lab.noise import Noise
-from ganforge.lab.settings import LabSettings, validate
+from ganforge.lab2d import dists
+from ganforge.lab2d.metrics import grid_divergence, mode_metrics, precision_recall, real_radii
+from ganforge.lab2d.nets import PacGANDiscriminator, PackedD, generator, pacgan_generator
+from ganforge.lab2d.noise import Noise
+from ganforge.lab2d.settings import LabSettings, validate
 
 HEAT = 48          # heatmap cells per side
 SHOW = 500         # real and fake points shown

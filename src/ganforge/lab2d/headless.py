@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from ganforge.files import atomic_write
-from ganforge.lab.modelfile import to_bytes
-from ganforge.lab.picture import Background, with_key
-from ganforge.lab.samplers import CALIBRATE_STEPS, calibrate, draw
-from ganforge.lab.settings import LabSettings, validate
-from ganforge.lab.trainer import MODE_POINTS, LabTrainer
+from ganforge.lab2d.modelfile import to_bytes
+from ganforge.lab2d.picture import Background, with_key
+from ganforge.lab2d.samplers import CALIBRATE_STEPS, calibrate, draw
+from ganforge.lab2d.settings import LabSettings, validate
+from ganforge.lab2d.trainer import MODE_POINTS, LabTrainer
 from ganforge.web.httpbase import finite
 
 SAMPLES = 10_000

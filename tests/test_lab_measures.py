@@ -105,3 +105,53 @@ def test_pieces_that_are_strokes_get_the_square_and_blobs_get_gaussians():
     assert len(blobs) == 25 and blobs.all()
     noise = Noise("data", 2, data=(grid, dists.modes("grid")[1]))
     assert (noise.kind, noise.why, noise.components) == ("data", None, 25)
+
+
+def _two_elongated_blobs(g: torch.Generator) -> torch.Tensor:
+    """80% of the points along x around (-0.5, 0), 20% along y around (0.6, 0.3)."""
+    a = torch.randn(3200, 2, generator=g) * torch.tensor([0.20, 0.02]) + torch.tensor([-0.5, 0.0])
+    b = torch.randn(800, 2, generator=g) * torch.tensor([0.02, 0.15]) + torch.tensor([0.6, 0.3])
+    return torch.cat([a, b])
+
+
+def test_the_data_noise_keeps_each_pieces_shape_and_share():
+    """Each piece of the data noise is drawn as often as its piece of data holds points, and spread as that
+    piece is spread (in the noise's coordinates: the data divided by its half-size)."""
+    from ganforge.lab2d.noise import Noise, noise_coordinates
+
+    g = torch.Generator().manual_seed(0)
+    x = _two_elongated_blobs(g)
+    noise = Noise("data", 2, data=(x, 0.02))
+    assert (noise.kind, noise.components) == ("data", 2)
+    z, comp = noise.sample(40000, torch.Generator().manual_seed(1))
+    big = int(torch.bincount(comp, minlength=2).argmax())
+    share = (comp == big).float().mean()
+    assert abs(share - 0.8) < 0.01, share
+    xn, _ = noise_coordinates(x, 2)
+    for k, rows in ((big, slice(0, 3200)), (1 - big, slice(3200, 4000))):
+        want = torch.cov(xn[rows].T)
+        got = torch.cov(z[comp == k].T)
+        assert torch.allclose(got.diagonal(), want.diagonal(), rtol=0.1), (k, got, want)
+        assert abs(got[0, 1] - want[0, 1]) < 0.1 * want.diagonal().prod().sqrt(), (k, got, want)
+        assert torch.allclose(z[comp == k].mean(0), xn[rows].mean(0), atol=0.01)
+    sx, sy = torch.cov(z[comp == big].T).diagonal()
+    assert sx > 50 * sy  # the big piece lies along x, as its data does
+
+
+def test_explain_names_the_empty_modes_and_the_stranded_piece():
+    from ganforge.lab2d.explain import explain
+
+    centers, std = dists.modes("ring")
+    g = torch.Generator().manual_seed(0)
+    on = centers[:6].repeat_interleave(300, 0) + std * torch.randn(1800, 2, generator=g)   # modes 1-6, 300 each
+    mid = (centers[6] + centers[7]) / 2 * 0.9 + std * torch.randn(300, 2, generator=g)    # piece 7 between 7 and 8
+    points, piece = torch.cat([on, mid]), torch.arange(7).repeat_interleave(300)
+    got = explain(points, piece, centers, std)
+    assert got["empty"] == [7, 8]
+    assert got["stranded"] == [{"piece": 7, "between": [7, 8]}] or got["stranded"] == [{"piece": 7, "between": [8, 7]}]
+    assert "2 of 8 modes empty: 7 at" in got["lines"][0] and "noise piece 7 sits between modes" in got["lines"][1]
+    beside = torch.cat([on, centers[6] + torch.tensor([0.08, 0.0]) + std * torch.randn(300, 2, generator=g)])
+    got = explain(beside, piece, centers, std)
+    assert got["stranded"] == [{"piece": 7, "beside": 7}] and "8 standard deviations off it" in got["lines"][-1]
+    fine = explain(on, None, centers[:6], std)
+    assert fine == {"empty": [], "stranded": [], "lines": []}

@@ -135,3 +135,26 @@ def test_points_and_models_load_from_the_page(lab_page, chrome, tmp_path):  # no
     chrome.find_element("id", "play").click()
     wait_for(lambda: js(chrome, "window.lab.step") > 30, what="training on from the loaded model")
     no_console_errors(chrome)
+
+
+def test_a_paused_run_says_which_modes_are_empty_and_colours_each_noise_piece(chrome):  # noqa: F811
+    session = LabSession(updated(LabSettings(), {**SMALL, "dist": "grid"}), say=lambda m: None)
+    server = make_lab_server(session, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with session.lock:  # a few steps: G has not reached every mode yet
+            for _ in range(5):
+                session.trainer.train_step()
+            with __import__("torch").no_grad():  # and its last layer knocked aside, so that modes are empty
+                session.trainer.G[-2].bias.add_(0.3)
+        chrome.get(f"http://127.0.0.1:{server.server_address[1]}/")
+        wait_for(lambda: js(chrome, "window.lab.frames") > 1, what="first frames")
+        assert js(chrome, "window.lab.pieces") == 25  # the grid's 25 pieces, each in its own colour
+        note = wait_for(lambda: chrome.find_element("id", "explain-note").text, what="the note on what went wrong")
+        assert note.startswith("G now: G left") and "modes empty" in note
+        assert js(chrome, "window.lab.explain") == session.trainer.frame()["explain"]
+        no_console_errors(chrome)
+    finally:
+        server.shutdown()
+        server.server_close()
+        session.close()

@@ -1,7 +1,8 @@
 """``ganforge lab --headless``: train without a page and write what a page would have shown.
 
 ``OUT/samples.npy`` (10,000 points, float32, (10000, 2), drawn by the chosen sampler), ``OUT/samples_plain.npy``
-(G's own 10,000 points), ``OUT/metrics.json`` (the measures of both, steps, seconds and full settings),
+(G's own 10,000 points), ``OUT/metrics.json`` (the measures of both, steps, seconds, full settings, and
+which modes G left empty and which noise pieces it stranded: ``explain``),
 ``OUT/final.png`` (the layered view, with its colour key), ``OUT/evolution.gif`` (the view over training) and
 ``OUT/model.safetensors`` (the trained networks and settings: ``ganforge lab --model`` opens the page on it).
 The same settings and seed give the same points.
@@ -68,6 +69,7 @@ def run(s: LabSettings, out: Path, say=print, stop=None) -> dict:
         points = drawn.points
         result["sampler"] = {"name": s.sampler, "final": final, "calibration_steps": CALIBRATE_STEPS,
                              "seconds": round(time.perf_counter() - t0, 2)}
+    result["explained"] = trainer.explained()
     atomic_write(out / "model.safetensors", lambda p: p.write_bytes(to_bytes(trainer)))
     atomic_write(out / "samples.npy", lambda p: np.save(p, points.numpy().astype(np.float32)))
     atomic_write(out / "metrics.json", lambda p: p.write_text(json.dumps(finite(result), indent=1) + "\n"))
@@ -78,6 +80,8 @@ def run(s: LabSettings, out: Path, say=print, stop=None) -> dict:
                                                            append_images=images[1:], duration=150, loop=0))
     say(f"{s.dist}: {trainer.step} steps in {trainer.seconds:.1f} s; {line}; wrote {out}/samples.npy"
         f"{', samples_plain.npy' if s.sampler != 'plain' else ''}, metrics.json, final.png, evolution.gif, model.safetensors")
+    for why in result["explained"]["lines"]:  # G's own points: what a sampler hides is still said
+        say(why)
     return final
 
 

@@ -61,7 +61,7 @@ class Noise(nn.Module):
             means = layout(components, dim)
             scales = torch.eye(dim).expand(components, dim, dim) * std
             weights = torch.full((components,), 1 / components)
-        elif kind == "data":
+        if kind == "data":
             means, scales, weights, blobs = data_layout(data[0], data[1], dim)
             if len(means) == 1:
                 self.kind, means, self.why = "uniform", None, "one piece"  # nothing to keep apart: GAN Lab's square
@@ -159,6 +159,20 @@ def pieces(x: torch.Tensor, std: float, apart: float = 3.0, least: int = 4) -> t
     return label
 
 
+def noise_coordinates(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """Points ``x`` (n, 2) in coordinates where they, centred, span [-1, 1]^dim (dim 1: along their main
+    axis), and the map back: (a (2, dim), b (2,)) with x = z @ a.T + b."""
+    mid = (x.max(0).values + x.min(0).values) / 2
+    x = x - mid
+    axes = torch.eye(2)
+    if dim == 1:
+        _, _, v = torch.linalg.svd(x - x.mean(0), full_matrices=False)
+        axes = v[:1]                                         # along the main axis
+    x = x @ axes.T
+    size = x.abs().max().clamp(min=1e-8)
+    return x / size, (axes.T * size, mid)
+
+
 def data_layout(x: torch.Tensor, std: float, dim: int) -> tuple:
     """One Gaussian per separate piece of the data points ``x``, in coordinates where the data, centred,
     spans [-1, 1]^dim (dim 1: along its main axis): means (k, dim) at the pieces' centres, scales (k, dim,
@@ -168,13 +182,7 @@ def data_layout(x: torch.Tensor, std: float, dim: int) -> tuple:
     label = pieces(x, std)
     k = int(label.max()) + 1
     count = torch.bincount(label, minlength=k).float()
-    mid = (x.max(0).values + x.min(0).values) / 2
-    x = x - mid
-    if dim == 1:
-        _, _, v = torch.linalg.svd(x - x.mean(0), full_matrices=False)
-        x = x @ v[:1].T                                      # along the main axis
-    size = x.abs().max().clamp(min=1e-8)
-    x = x / size
+    x, _ = noise_coordinates(x, dim)
     means = torch.zeros(k, dim).index_add_(0, label, x) / count[:, None]
     d = x - means[label]
     cov = torch.zeros(k, dim, dim).index_add_(0, label, d[:, :, None] * d[:, None, :]) / count[:, None, None]

@@ -17,6 +17,7 @@ import torch
 
 from ganforge import losses
 from ganforge.lab2d import dists
+from ganforge.lab2d.explain import explain
 from ganforge.lab2d.metrics import grid_divergence, mode_metrics, precision_recall, real_radii
 from ganforge.lab2d.nets import PacGANDiscriminator, PackedD, generator, pacgan_generator
 from ganforge.lab2d.noise import Noise
@@ -208,6 +209,15 @@ class LabTrainer:
             out.update(mode_metrics(fake, self.centers, self.std))
         return out
 
+    @torch.no_grad()
+    def explained(self) -> dict:
+        """Which modes G leaves empty and which noise pieces it strands (``explain``), on ``MODE_POINTS``
+        points drawn as the measures draw them; empty where the data has no known modes."""
+        if self.centers is None:
+            return {"empty": [], "stranded": [], "lines": []}
+        z, piece = self.noise_space.sample(MODE_POINTS, torch.Generator().manual_seed(self.s.seed + 3))
+        return explain(self.sample_points(z), piece, self.centers, self.std)
+
     def record(self) -> dict:
         m = self.measure()
         self.history.append(m)
@@ -249,6 +259,8 @@ class LabTrainer:
                 "manifold": as_lists(manifold), "manifold_shape": shape, "noise_extent": self.noise_space.extent(),
                 "noise_components": self.noise_space.components, "noise_why": self.noise_space.why,
                 "phase": self.last_phase, "lr_factor": round(self.lr_factor(), 4),
+                "explain": explain(fake, self.show_component, self.centers, self.std)["lines"]
+                if self.centers is not None else [],
                 "d_loss": _num(self.d_loss), "g_loss": _num(self.g_loss), "seconds": round(self.seconds, 3)}
 
 

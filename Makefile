@@ -24,7 +24,7 @@ demo: install  ## train the quick preset on the offline digits (recognizable sam
 test: install  ## the test suite (real Fashion-MNIST tests run when $$GANFORGE_DATA has it)
 	$(PY) -m pytest -q
 
-bench: install  ## throughput (~17 min), export (~40 s), web export (~3 min), server load (~1 min), lab modes (~32 min), small data (~16 min), time to quality (~35 min), quality curve (~33 min), folder judge (~3 min)
+bench: install  ## throughput (~17 min), export (~40 s), web export (~3 min), server load (~1 min), lab modes (~32 min at 10 seeds a row; 20 now), small data (~16 min), time to quality (~35 min), quality curve (~33 min), folder judge (~3 min)
 	$(PY) benchmarks/throughput.py
 	$(PY) benchmarks/export.py
 	$(PY) benchmarks/web_export.py

@@ -211,3 +211,19 @@ def test_the_generated_reference_lists_every_public_name():
         assert f'id="{name}"' in html, name
     for arg in ("minutes", "resume", "overrides", "live", "metrics", "runs_dir", "ema"):
         assert f'<span class="n">{arg}</span>' in html, arg
+
+
+def test_a_damaged_config_is_one_line_for_commands_and_a_note_for_the_page(tmp_path, capsys):
+    from ganforge.training.run_dir import read_run
+    from ganforge.web.server import RunView
+
+    run = api_train(tmp_path)
+    (run.path / "config.yaml").write_bytes(b"\xff\xfe not text")
+    assert main(["info", str(run.path)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "config.yaml cannot be read" in err and "\n" not in err
+    got = read_run(run.path, strict=False)  # the page: what can be read, and a note for the rest
+    assert got.step == 8 and len(got.samples) == 2 and got.notes == ["config.yaml cannot be read: UnicodeDecodeError"]
+    info = RunView(run.path).info()
+    assert info["checkpoint_step"] == 8 and info["config"] == "(config.yaml cannot be read: UnicodeDecodeError)"
+    assert info["checkpoint_notes"] == []

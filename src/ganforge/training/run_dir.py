@@ -114,6 +114,8 @@ class RunInfo:
     best: Path | None            # checkpoints/best.safetensors when --eval-every kept one
     samples: list[Path] = field(default_factory=list)  # the sample grids, oldest first
     job: str | None = None       # the torchrun job that made the folder
+    config_text: str = ""        # config.yaml as written ("" when it cannot be read)
+    notes: list[str] = field(default_factory=list)  # what was passed over and why (damaged files; strict=False)
 
     def _section(self, name: str) -> dict:
         value = self.config.get(name)
@@ -161,22 +163,34 @@ class RunInfo:
         return out
 
 
-def read_run(arg: str | Path, runs_dir: str | Path = "runs") -> RunInfo:
-    """The run folder ``arg`` (a path, or a number or name under ``runs_dir``), read."""
+def read_run(arg: str | Path, runs_dir: str | Path = "runs", strict: bool = True) -> RunInfo:
+    """The run folder ``arg`` (a path, or a number or name under ``runs_dir``), read. ``strict=False`` (the
+    live page, which shows a run while it is being written or after damage) reads what it can and says in
+    ``notes`` what it could not, instead of raising."""
     import json
 
     import yaml
 
-    path = find_run(arg, runs_dir)
+    path, notes, config, text = (find_run(arg, runs_dir) if strict else Path(arg)), [], {}, ""
     try:
-        config = yaml.safe_load((path / "config.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise GanforgeError(f"{path / 'config.yaml'} cannot be read ({err.__class__.__name__}); "
-                            "the run folder is damaged: restore config.yaml or start a new run") from None
-    if not isinstance(config, dict):
-        raise GanforgeError(f"{path / 'config.yaml'} is not a config; restore it or start a new run")
-    ckpt = checkpoint.newest_complete(path / "checkpoints", warn=lambda msg: None)
-    step = int(checkpoint.read_meta(ckpt).get("step", 0)) if ckpt else 0
+        text = (path / "config.yaml").read_text()
+        config = yaml.safe_load(text) or {}
+        if not isinstance(config, dict):
+            raise ValueError("not a mapping")
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
+        if strict:
+            raise GanforgeError(f"{path / 'config.yaml'} cannot be read ({err.__class__.__name__}); "
+                                "the run folder is damaged: restore config.yaml or start a new run") from None
+        config, text = {}, text if isinstance(err, (ValueError, yaml.YAMLError)) else ""
+        notes.append(f"config.yaml cannot be read: {type(err).__name__}")
+    ckpt, step = None, 0
+    try:
+        ckpt = checkpoint.newest_complete(path / "checkpoints", warn=(lambda msg: None) if strict else notes.append)
+        step = int(checkpoint.read_meta(ckpt).get("step", 0)) if ckpt else 0
+    except GanforgeError as err:
+        if strict:
+            raise
+        notes.append(str(err))
     best = path / "checkpoints" / "best.safetensors"
     job = None
     try:
@@ -184,4 +198,4 @@ def read_run(arg: str | Path, runs_dir: str | Path = "runs") -> RunInfo:
     except (OSError, ValueError, AttributeError):
         pass
     return RunInfo(path, config, ckpt, step, best if best.is_file() else None,
-                   sorted((path / "samples").glob("step-*.png")), job)
+                   sorted((path / "samples").glob("*.png")), job, text, notes)

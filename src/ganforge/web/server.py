@@ -23,8 +23,6 @@ import threading
 from importlib import resources
 from pathlib import Path
 
-from ganforge import checkpoint
-from ganforge.errors import GanforgeError
 from ganforge.web.httpbase import (
     SEED_LIMIT,
     JsonHandler,
@@ -51,22 +49,17 @@ class RunView:
         self._metrics_lock = threading.Lock()
 
     def info(self) -> dict:
-        """Each part on its own: a damaged checkpoint leaves the samples and config readable, and the
-        page says which checkpoint was passed over and why (``checkpoint_notes``)."""
-        samples = sorted(p.name for p in (self.run / "samples").glob("*.png"))
-        try:
-            config = (self.run / "config.yaml").read_text()
-        except (OSError, UnicodeDecodeError) as err:
-            config = f"(config.yaml cannot be read: {type(err).__name__})"
-        out = {"name": self.run.name, "config": config, "samples": samples, "checkpoint_step": None,
-               "checkpoint": None, "checkpoint_notes": []}
-        try:
-            found = checkpoint.newest_complete(self.run / "checkpoints", warn=out["checkpoint_notes"].append)
-            if found is not None:
-                out["checkpoint"], out["checkpoint_step"] = found.name, checkpoint.read_meta(found).get("step")
-        except GanforgeError as err:
-            out["checkpoint_notes"].append(str(err))
-        return out
+        """Each part on its own (``run_dir.read_run``, not strict): a damaged checkpoint leaves the samples
+        and config readable, and the page says which checkpoint was passed over and why
+        (``checkpoint_notes``)."""
+        from ganforge.training.run_dir import read_run
+
+        got = read_run(self.run, strict=False)
+        config = got.config_text or next((n for n in got.notes if n.startswith("config.yaml")), "")
+        return {"name": self.run.name, "config": f"({config})" if not got.config_text else config,
+                "samples": [p.name for p in got.samples], "checkpoint_step": got.step if got.checkpoint else None,
+                "checkpoint": got.checkpoint.name if got.checkpoint else None,
+                "checkpoint_notes": [n for n in got.notes if not n.startswith("config.yaml")]}
 
     def _read_metrics(self) -> list[dict]:
         """metrics.jsonl's records, parsing only the bytes appended since the last call (the page

@@ -219,11 +219,14 @@ def same_as_default(row: str, name: str, seed: int) -> bool:
     return trainer.noise_space.kind == "uniform"
 
 
+EXTRA: list[str] = []  # --set: settings every trial adds
+
+
 def trial(job: tuple) -> dict:
-    row, name, seed, folder = job
+    row, name, seed, folder, extra = job if len(job) == 5 else (*job, EXTRA)
     with tempfile.TemporaryDirectory() as tmp:
         argv = [sys.executable, "-m", "ganforge", "lab", "--headless", *args_for(name, folder), "--seed", str(seed),
-                *ROWS[row], "--out", tmp]
+                *ROWS[row], *extra, "--out", tmp]
         t0 = time.perf_counter()
         done = subprocess.run(argv, capture_output=True, text=True)
         wall = time.perf_counter() - t0
@@ -310,6 +313,8 @@ def main() -> None:
     ap.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     ap.add_argument("--sets", nargs="+", default=list(SUITE), choices=list(SUITE))
     ap.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per set and row (default 5)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="lab settings added to every row's trials (a candidate default, measured as typed)")
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "lab_suite.json")
     ap.add_argument("--reuse", type=Path, nargs="*", default=[], help="logs of an interrupted run (its printed "
@@ -323,6 +328,7 @@ def main() -> None:
             if line.startswith('{"row"'):
                 t = json.loads(line)
                 done[(t["row"], t["set"], t["seed"])] = t
+    EXTRA[:] = args.set
     jobs = [(row, name, seed, folder) for row in args.rows for name in args.sets for seed in range(args.seeds)]
     trials = [done[j[:3]] for j in jobs if j[:3] in done]
     partner = {"default": "noise=uniform", "noise=uniform": "default"}
@@ -333,7 +339,7 @@ def main() -> None:
     # spawn, not fork: this process has torch's threads running (same_as_default), and a forked child can
     # inherit a lock one of them held
     with ProcessPoolExecutor(args.parallel, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for r in pool.map(trial, run):
+        for r in pool.map(trial, [(*j, list(args.set)) for j in run]):
             trials.append(r)
             print(json.dumps(r), flush=True)
     by_key = {(t["row"], t["set"], t["seed"]): t for t in trials}
@@ -341,7 +347,7 @@ def main() -> None:
         trials.append({**by_key[(partner[row], name, seed)], "row": row, "same_as": partner[row]})
     own = {name: own_score(name, folder) for name in args.sets}
     summary = summarise(trials)
-    out = {"benchmark": "lab_suite", "seeds": args.seeds, "parallel": args.parallel,
+    out = {"benchmark": "lab_suite", "seeds": args.seeds, "parallel": args.parallel, "settings": args.set,
            "note": f"{args.parallel} trials side by side, one thread each; precision and recall: k = 5 balls "
                    "around the real points (ganforge.lab2d.metrics.precision_recall)",
            "halves": {"tune": TUNE, "report": REPORT}, "summary": summary, "own_score": own, "trials": trials,

@@ -219,11 +219,8 @@ def same_as_default(row: str, name: str, seed: int) -> bool:
     return trainer.noise_space.kind == "uniform"
 
 
-EXTRA: list[str] = []  # --set: settings every trial adds
-
-
 def trial(job: tuple) -> dict:
-    row, name, seed, folder, extra = job if len(job) == 5 else (*job, EXTRA)
+    row, name, seed, folder, extra = job  # extra: --set's settings, added to every trial
     with tempfile.TemporaryDirectory() as tmp:
         argv = [sys.executable, "-m", "ganforge", "lab", "--headless", *args_for(name, folder), "--seed", str(seed),
                 *ROWS[row], *extra, "--out", tmp]
@@ -328,7 +325,6 @@ def main() -> None:
             if line.startswith('{"row"'):
                 t = json.loads(line)
                 done[(t["row"], t["set"], t["seed"])] = t
-    EXTRA[:] = args.set
     jobs = [(row, name, seed, folder) for row in args.rows for name in args.sets for seed in range(args.seeds)]
     trials = [done[j[:3]] for j in jobs if j[:3] in done]
     partner = {"default": "noise=uniform", "noise=uniform": "default"}

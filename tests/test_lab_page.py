@@ -126,11 +126,14 @@ def test_points_and_models_load_from_the_page(lab_page, chrome, tmp_path):  # no
     (tmp_path / "m.safetensors").write_bytes(saved)
     (tmp_path / "cut.safetensors").write_bytes(saved[: len(saved) // 2])
     chrome.find_element("id", "reset").click()
-    wait_for(lambda: session.trainer.step == 0, what="the reset")
+    # the page too: a page still showing the step-5 model from before the reset would let the wait for the
+    # loaded model's step 5 pass before the upload ends, and the upload (which pauses) would undo the play
+    wait_for(lambda: session.trainer.step == 0 and js(chrome, "window.lab.step") == 0, what="the reset")
     chrome.find_element("id", "load-model").send_keys(str(tmp_path / "cut.safetensors"))
     wait_for(lambda: "cut short" in chrome.find_element("id", "err-model").text, what="the model error beside it")
     chrome.find_element("id", "load-model").send_keys(str(tmp_path / "m.safetensors"))
-    wait_for(lambda: js(chrome, "window.lab.step") == 5, what="the saved model's step on the page")
+    wait_for(lambda: session.trainer.step == 5 and js(chrome, "window.lab.step") == 5,
+             what="the saved model's step on the page")
     assert chrome.find_element("id", "err-model").text == ""
     chrome.find_element("id", "play").click()
     wait_for(lambda: js(chrome, "window.lab.step") > 30, what="training on from the loaded model")

@@ -3,8 +3,10 @@ once, against the same command with its thread count pinned (what it did before 
 followed the load). Called by ``throughput.py`` (which records it in its JSON), or on its own:
 
     python benchmarks/sharing.py --rounds 2 --steps 300
+    python benchmarks/sharing.py --train "--data emoji" --steps 300    # a 64 px folder of pictures
 
-Each run is ``ganforge train --preset quick --steps N`` in its own process; its speed is the median
+Each run is ``ganforge train --preset quick --steps N`` (``--train`` replaces ``--preset quick``) in its own
+process; its speed is the median
 images/s of its metrics.jsonl records after step 100 (start-up and warm-up left out). "Beside one busy
 core" runs a Python busy loop alongside; "two at once" starts two trainings together, and their summed
 images/s over one alone is the share of the throughput the same two get one after the other. Rounds
@@ -27,9 +29,12 @@ from pathlib import Path
 VARIANTS = {"as typed": [], "threads pinned": None}  # pinned: train.threads=<PyTorch's default count>
 
 
+TRAIN = ["--preset", "quick"]  # what is trained; --train replaces it
+
+
 def _start(extra: list[str], steps: int) -> subprocess.Popen:
     folder = tempfile.mkdtemp(prefix="sharing-")
-    p = subprocess.Popen([sys.executable, "-m", "ganforge", "train", "--preset", "quick", "--steps", str(steps),
+    p = subprocess.Popen([sys.executable, "-m", "ganforge", "train", *TRAIN, "--steps", str(steps),
                           "--runs-dir", folder, "train.log_every=20", *extra],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     p.folder = folder
@@ -82,7 +87,7 @@ def measure(rounds: int = 2, steps: int = 300) -> dict:
             row = one_round(pinned if extra is None else extra, steps)
             runs[name].append(row)
             print(f"sharing round {r + 1} {name}: {json.dumps(row)}", flush=True)
-    out = {"steps": steps, "rounds": rounds, "pinned_threads": pinned[0], "runs": runs, "summary": {}}
+    out = {"train": " ".join(TRAIN), "steps": steps, "rounds": rounds, "pinned_threads": pinned[0], "runs": runs, "summary": {}}
     for name, rows in runs.items():
         out["summary"][name] = {k: _mean_se([row[k] for row in rows])
                                 for k in ("alone", "beside_busy_share", "two_at_once_share")}
@@ -95,8 +100,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--train", default=" ".join(TRAIN), help="what ganforge train trains (default: %(default)s)")
+    ap.add_argument("--out", type=Path, help="also write the whole result here as JSON")
     args = ap.parse_args()
-    print(json.dumps(measure(args.rounds, args.steps)["summary"], indent=1))
+    TRAIN[:] = args.train.split()
+    result = measure(args.rounds, args.steps)
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result["summary"], indent=1))
 
 
 if __name__ == "__main__":

@@ -50,31 +50,6 @@ def test_a_chosen_resolution_or_a_folder_preset_wins_and_crop_counts(tmp_path, c
         assert ("training at" in out) == (extra in ([], ["data.crop=40"])), (extra, out)
 
 
-def test_64_px_and_up_trains_batches_of_32_unless_a_batch_or_a_preset_is_chosen(tmp_path, capsys):
-    from ganforge import config as C
-    from ganforge import recipes
-
-    imgs = folder_of(tmp_path / "imgs", 64)
-    base = ["train", "--data", "folder", "--path", str(imgs), "--dry-run"]
-    faces = C.PRESETS["dcgan-tf-faces"]["train"]["batch_size"]
-    for extra, want in (([], 32), (["--resolution", "128"], 32), (["--resolution", "32"], 64),
-                        (["--batch-size", "48"], 48), (["train.batch_size=64"], 64), (["--preset", "dcgan-tf-faces"], faces)):
-        assert main([*base, *extra]) == 0
-        out = capsys.readouterr().out
-        assert yaml.safe_load(out)["train"]["batch_size"] == want, (extra, out[:300])
-        assert ("train.batch_size=32 (about twice the steps" in out) == (extra in ([], ["--resolution", "128"])), (extra, out)
-    # a run: the line, the recipe in config.yaml beside the small-data one (12 images), and the run's name
-    assert main(["train", "--data", "folder", "--path", str(imgs), "--runs-dir", str(tmp_path / "runs"),
-                 *[a for a in SMALL if a not in ("--batch-size", "8")]]) == 0
-    out = capsys.readouterr().out
-    assert "64 px and no preset named: training with train.batch_size=32" in out
-    run = next((tmp_path / "runs").iterdir())
-    cfg = yaml.safe_load((run / "config.yaml").read_text())
-    assert cfg["train"]["batch_size"] == 32 and "64 px (from 64): train.batch_size=32" in cfg["recipe"]
-    assert "small data (12 images" in cfg["recipe"] and run.name.endswith("-ada")
-    assert recipes.large_images(C.build(None, None, [], {})) is None  # the digits at 32 px keep 64
-
-
 def test_a_run_without_a_preset_is_named_for_what_it_trains(tmp_path, capsys):
     assert main(["train", "--runs-dir", str(tmp_path / "runs"), *SMALL[1:]]) == 0
     run = next((tmp_path / "runs").iterdir())

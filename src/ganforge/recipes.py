@@ -1,5 +1,4 @@
-"""Defaults that depend on the data: the resolution a folder trains at, the batch at 64 px and up, and the
-small-data recipe.
+"""Defaults that depend on the data: the resolution a folder trains at, and the small-data recipe.
 
 Both apply only where the user chose nothing: a key set by a flag, an override or a YAML file wins, and
 presets are left as published (each reproduces its program). Each says what it did in one line, and a
@@ -45,37 +44,6 @@ def folder_resolution(cfg: C.Config) -> str | None:
             f"{f', cropped to {d.crop}' if d.crop else ''}); --resolution N chooses another")
 
 
-# ---- 64 px and up ---------------------------------------------------------------------------------------
-LARGE = 64  # px: from this size a run without a preset trains smaller batches
-LARGE_IMAGES = {"train.batch_size": 32}
-# chosen by benchmarks/time_to_quality.py --grid on all 3,786 emoji at 64 px (the default DCGAN, two runs side
-# by side on one thread each, FD-emoji of 5,000 EMA samples): batches of 32 train about twice the steps a minute
-# of the fast preset's 64 at nearly the same images a second, and after 5 minutes read 16.5 and 14.8 against 33.9
-# and 24.5 (seeds 0 and 1); batches of 16 (32.4) and DiffAugment at 64 (112) did not. See the README's
-# "Your own pictures" for the 10-minute cells and the check on other data.
-
-
-def large_images(cfg: C.Config) -> str | None:
-    """Train batches of ``LARGE_IMAGES`` at ``LARGE`` px and up, where no preset is named and the user set no
-    batch size (call after ``folder_resolution``); returns the line that says so, or None."""
-    if cfg.preset is not None or cfg.data.resolution < LARGE:
-        return None
-    applied = _due(cfg, LARGE_IMAGES)
-    if not applied:
-        return None
-    for key, value in applied.items():
-        C.set_key(cfg, key, value)
-    C.validate(cfg)
-    what = " ".join(f"{k}={v}" for k, v in applied.items())
-    _add_recipe(cfg, f"{cfg.data.resolution} px (from {LARGE}): {what}")
-    return (f"{cfg.data.resolution} px and no preset named: training with {what} (about twice the steps a minute "
-            f"of 64-image batches at {LARGE} px and up); set train.batch_size to train otherwise")
-
-
-def _add_recipe(cfg: C.Config, what: str) -> None:
-    cfg.recipe = f"{cfg.recipe}; {what}" if cfg.recipe else what
-
-
 # ---- few images ---------------------------------------------------------------------------------------
 SMALL = 1_000  # images
 # chosen by benchmarks/small_data.py (Fashion-MNIST at 28 px, DCGAN, 3 seeds a cell, two runs side by side on one
@@ -92,14 +60,14 @@ def small_data(cfg: C.Config, images: int) -> str | None:
     """Apply the small-data recipe where it is due; returns the line that says so, or None."""
     if cfg.preset is not None or images >= SMALL:
         return None
-    applied = _due(cfg, SMALL_DATA)
+    applied = _due(cfg)
     if not applied:
         return None
     for key, value in applied.items():
         C.set_key(cfg, key, value)
     C.validate(cfg)
     what = " ".join(f"{k}={v}" for k, v in applied.items())
-    _add_recipe(cfg, f"small data ({images:,} images, fewer than {SMALL:,}): {what}")
+    cfg.recipe = f"small data ({images:,} images, fewer than {SMALL:,}): {what}"
     return (f"{images:,} images (fewer than {SMALL:,}) and no preset named: training with the small-data recipe "
             f"{what}; set these keys, or name a preset, to train otherwise")
 
@@ -108,18 +76,18 @@ def dry_run_note(cfg: C.Config) -> str | None:
     """A YAML comment for ``--dry-run``, which does not read the data: what a small dataset would add."""
     if cfg.preset is not None:
         return None
-    applied = _due(cfg, SMALL_DATA)
+    applied = _due(cfg)
     if not applied:
         return None
     what = " ".join(f"{k}={v}" for k, v in applied.items())
     return f"# no preset named: if the data has fewer than {SMALL:,} images, training adds {what}"
 
 
-def _due(cfg: C.Config, recipe: dict) -> dict:
+def _due(cfg: C.Config) -> dict:
     """The recipe's keys the user did not set and that would change something."""
     chosen = getattr(cfg, "user_keys", set())
     out = {}
-    for key, value in recipe.items():
+    for key, value in SMALL_DATA.items():
         section, name = key.split(".")
         if key not in chosen and getattr(getattr(cfg, section), name) != value:
             out[key] = value
@@ -130,7 +98,7 @@ def run_name(cfg: C.Config) -> str:
     """A new run's name: the preset's (with the dataset's when it is not the preset's own), or without a
     preset, what it trains: data, architecture and the recipe applied."""
     if cfg.preset is None:
-        tag = f"-{SMALL_DATA_TAG}" if cfg.recipe and "small data (" in cfg.recipe else ""
+        tag = f"-{SMALL_DATA_TAG}" if cfg.recipe and cfg.recipe.startswith("small data") else ""
         return f"{cfg.data.name}-{cfg.model.arch}{tag}"
     preset_data = C.PRESETS[cfg.preset].get("data", {}).get("name", "digits")
     return cfg.preset if cfg.data.name == preset_data else f"{cfg.preset}-{cfg.data.name}"

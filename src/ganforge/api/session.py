@@ -133,7 +133,7 @@ def fit(preset: str | None, config_file: str | None, overrides: list, flags: dic
         plan, cfg = launch.settle(preset, config_file, overrides, flags, resume=resume, run_dir=run_dir)
         if dry_run:
             notes = [] if plan.action == "resume" else \
-                [n for n in (recipes.folder_resolution(cfg), recipes.large_images(cfg), recipes.dry_run_note(cfg)) if n]
+                [n for n in (recipes.folder_resolution(cfg), recipes.dry_run_note(cfg)) if n]
             distributed.shutdown(world)
             return C.to_yaml(cfg) + "".join(("" if n.startswith("#") else "# ") + n + "\n" for n in notes)
         trainer = launch.begin(plan, cfg, world, device, quiet=quiet, init_from=init_from, say=say)

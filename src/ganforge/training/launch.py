@@ -63,12 +63,11 @@ def start(cfg: C.Config, world: World, device=None, quiet: bool = False, init_fr
     one under ``train.runs_dir``, or ``run_dir`` (made if missing; a folder whose run never reached a checkpoint
     starts again). Under torchrun the folder records the job's id, so a restart finds it (``restart``)."""
     sized = recipes.folder_resolution(cfg)
-    large = recipes.large_images(cfg)
     data = load_dataset(cfg.data)
     note = recipes.small_data(cfg, len(data))
     trainer = Trainer(cfg, Path("."), data, _device(cfg, world, device), quiet=quiet, world=world)
     trainer.resolution_note = sized  # the run's first line gives it (``describe``)
-    trainer.notes = [n for n in (large, note, trainer.ada and trainer.ada.note) if n]  # said after that line
+    trainer.notes = [n for n in (note, trainer.ada and trainer.ada.note) if n]  # said after that line
     if init_from:
         trainer.load_checkpoint(resolve_checkpoint(init_from), full=False)
     if world.main:  # only rank 0 writes the run folder

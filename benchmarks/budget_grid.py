@@ -68,11 +68,9 @@ SETTINGS.update({  # folders at 64 px and up (emoji): the lite family against th
     "lite-w16-diffaug": [*LITE[16], "train.augment=diffaug", "train.augment_policy=translation,color"],
     "dcgan-w16": W[16],
 })
-SETTINGS.update({  # the default DCGAN at 64 px: smaller batches (more steps a minute), augmentation, faster rates
+SETTINGS.update({  # the default DCGAN at 64 px: smaller batches (more steps a minute), augmentation
     "b64": ["train.batch_size=64"], "b32": ["train.batch_size=32"], "b16": ["train.batch_size=16"],
     "diffaug": ["train.augment=diffaug", "train.augment_policy=translation,color"],
-    "b32-diffaug": ["train.batch_size=32", "train.augment=diffaug", "train.augment_policy=translation,color"],
-    "lr3": LR3, "b32-lr3": ["train.batch_size=32", *LR3],
 })
 QUIET = ["train.sample_every=100000", "train.ckpt_every=100000", "train.log_every=100", "--quiet"]
 # --typed and --ctrl-c: the command as typed, its sample grids, checkpoints and records included (only the

@@ -6,8 +6,8 @@ followed the load). Called by ``throughput.py`` (which records it in its JSON), 
     python benchmarks/sharing.py --train "--data emoji" --steps 300    # a 64 px folder of pictures
 
 Each run is ``ganforge train --preset quick --steps N`` (``--train`` replaces ``--preset quick``) in its own
-process; its speed is the median
-images/s of its metrics.jsonl records after step 100 (start-up and warm-up left out). "Beside one busy
+process; its speed is the median images/s of its metrics.jsonl records after step 100 (start-up and warm-up
+left out). "Beside one busy
 core" runs a Python busy loop alongside; "two at once" starts two trainings together, and their summed
 images/s over one alone is the share of the throughput the same two get one after the other. Rounds
 interleave the two variants, so slow drifts of the machine hit both alike.
@@ -87,7 +87,8 @@ def measure(rounds: int = 2, steps: int = 300) -> dict:
             row = one_round(pinned if extra is None else extra, steps)
             runs[name].append(row)
             print(f"sharing round {r + 1} {name}: {json.dumps(row)}", flush=True)
-    out = {"train": " ".join(TRAIN), "steps": steps, "rounds": rounds, "pinned_threads": pinned[0], "runs": runs, "summary": {}}
+    out = {"train": " ".join(TRAIN), "steps": steps, "rounds": rounds, "pinned_threads": pinned[0], "runs": runs,
+           "summary": {}}
     for name, rows in runs.items():
         out["summary"][name] = {k: _mean_se([row[k] for row in rows])
                                 for k in ("alone", "beside_busy_share", "two_at_once_share")}
